@@ -1,0 +1,46 @@
+import type { Readable } from 'node:stream';
+
+/** What a storage listing or head request says about one object. */
+export interface ObjectInfo {
+  /** Key relative to the storage root, '/'-separated, no leading slash. */
+  readonly key: string;
+  readonly size: number;
+  readonly lastModified: Date;
+  /** Opaque version tag (S3 ETag, quotes stripped); used for conditional writes. */
+  readonly etag: string;
+}
+
+export interface PutOptions {
+  readonly contentType?: string;
+  readonly cacheControl?: string;
+  /** Write only if the object does not exist yet (S3 If-None-Match: *). */
+  readonly ifNoneMatch?: '*';
+  /** Write only if the object's current etag equals this (S3 If-Match). */
+  readonly ifMatch?: string;
+}
+
+/** Thrown by `put` when an `ifMatch` / `ifNoneMatch` precondition does not hold. */
+export class PreconditionFailedError extends Error {
+  constructor(public readonly key: string, detail: string) {
+    super(`precondition failed for ${key}: ${detail}`);
+    this.name = 'PreconditionFailedError';
+  }
+}
+
+/**
+ * The one storage abstraction the engine uses: a flat key space of immutable-until-replaced
+ * objects. Implemented by a local directory and by S3. Writes are atomic per object: a reader
+ * sees the old bytes or the new bytes, never a mix.
+ */
+export interface Storage {
+  /** The whole object, or undefined when there is none. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** The object as a stream, or undefined when there is none. */
+  stream(key: string): Promise<Readable | undefined>;
+  head(key: string): Promise<ObjectInfo | undefined>;
+  put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<ObjectInfo>;
+  /** Deleting a missing object is not an error. */
+  delete(key: string): Promise<void>;
+  /** Every object whose key starts with `prefix` ('' for all), in key order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+}
