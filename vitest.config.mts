@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 300_000,
     // the real-client tests start servers and package managers: keep files in parallel, bounded
     maxWorkers: 2,
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

@@ -1,0 +1,105 @@
+import type { SigningKeys } from '../signing/signer';
+import type { Storage } from '../storage/storage';
+
+export type FormatName = 'yum' | 'apt' | 'pacman' | 'apk';
+
+/**
+ * A unit the engine indexes as a whole: one rpm-md root, one apt distribution, one pacman
+ * repository directory, one apk branch/repo/arch directory. Keys of all its packages and
+ * metadata live under `root`.
+ */
+export interface RepositoryUnit {
+  /** Stable identifier, unique within a storage ("yum:el9/x86_64", "apt:stable"). */
+  readonly id: string;
+  /** Key prefix of the unit, '' or ending in '/'. */
+  readonly root: string;
+  /** Format-specific coordinates (apt: distribution; pacman: repo name; ...). */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** A package object as the storage describes it, with a way to read it. */
+export interface PackageObject {
+  /** Full storage key. */
+  readonly key: string;
+  readonly size: number;
+  readonly lastModified: Date;
+  /** Reads the whole object (the engine meters this). */
+  read(): Promise<Uint8Array>;
+  /** Streams the object (for formats that need not hold it whole). */
+  stream(): Promise<AsyncIterable<Uint8Array>>;
+}
+
+/** One package as it stands in an index: what the engine needs to know about it. */
+export interface IndexedPackage {
+  /** Full storage key of the package file. */
+  readonly key: string;
+  /** Its size as the index records it. */
+  readonly size: number;
+  /** name, version(with epoch/release), arch: for reports and duplicate detection. */
+  readonly name: string;
+  readonly version: string;
+  readonly arch: string;
+}
+
+/**
+ * The index of one unit, loaded from storage. Opaque to the engine except through this
+ * interface; `entries` must be keyed by full package storage key.
+ */
+export interface UnitIndex<E extends IndexedPackage = IndexedPackage> {
+  readonly entries: Map<string, E>;
+  /** Format-specific carry-over state (apt: last Release Date; by-hash generations; ...). */
+  readonly state?: unknown;
+}
+
+/** One object the publish step writes. */
+export interface OutputFile {
+  readonly key: string;
+  readonly body: Uint8Array | string;
+  readonly contentType: string;
+  /**
+   * 'immutable': its key changes when its content does (hash-named metadata, by-hash
+   * copies): written first, never overwritten with different bytes.
+   * 'manifest': fixed-name entry point (repomd.xml, InRelease, APKINDEX.tar.gz, repo.db):
+   * written last, in the order given.
+   */
+  readonly kind: 'immutable' | 'manifest';
+}
+
+export interface RenderContext {
+  readonly keys: SigningKeys;
+  /** The engine's clock (tests inject one). */
+  readonly now: Date;
+}
+
+/**
+ * A repository format plugs into the engine through this interface. Implementations keep all
+ * byte-level work in src/formats/<format>/ and do only storage reads here.
+ */
+export interface RepositoryFormat<E extends IndexedPackage = IndexedPackage> {
+  readonly name: FormatName;
+  /** Does this key name a package file of this format? */
+  isPackage(key: string): boolean;
+  /** The unit a package key belongs to, or undefined when the layout rule excludes it. */
+  unitOf(key: string): RepositoryUnit | undefined;
+  /** Units that exist in storage (an index is published there), found from a listing of keys. */
+  unitsOfMetadata?(key: string): RepositoryUnit | undefined;
+  /** Load the current index of a unit (ours or the reference tool's); an empty one if none. */
+  loadIndex(storage: Storage, unit: RepositoryUnit): Promise<UnitIndex<E>>;
+  /** Read one new package. Throws PackageFormatError for bad input. */
+  readPackage(pkg: PackageObject, unit: RepositoryUnit): Promise<E>;
+  /**
+   * The files of the new index, from the complete set of entries. Manifests last, in
+   * publish order. `previous` is the loaded index (for carry-over state).
+   */
+  render(unit: RepositoryUnit, entries: ReadonlyMap<string, E>, previous: UnitIndex<E>, ctx: RenderContext): Promise<OutputFile[]>;
+  /**
+   * Keys under the unit that are metadata this format owns (so the engine can collect the
+   * superseded ones after the grace period). Package files are never garbage.
+   */
+  isOwnedMetadata(unit: RepositoryUnit, key: string): boolean;
+  /**
+   * Key prefixes under which this unit's metadata lives (listed after a publish to find
+   * superseded files). Narrower is cheaper; defaults to the unit root.
+   */
+  metadataPrefixes?(unit: RepositoryUnit): string[];
+}
