@@ -8,7 +8,7 @@ packages=(
   dnf dnf-plugins-core createrepo-c rpm            # yum/dnf: client, reference indexer, rpmbuild
   apt apt-utils dpkg-dev                           # apt: client, apt-ftparchive, dpkg-scanpackages
   pacman-package-manager makepkg libarchive-tools  # pacman: client, repo-add, makepkg, bsdtar
-  gnupg gpgv openssl zstd xz-utils gcc             # signatures, compression, fixture builds
+  gnupg gpgv sqv openssl zstd xz-utils gcc         # signatures (sqv: what apt verifies with), compression, fixture builds
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,12 +1,12 @@
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { runDemo } from './demo';
+import { keygen, loadKeyFiles, PASSPHRASE_ENV } from './keys';
+import { startServer } from './serve';
 import { syncAll, type Report } from '../engine/engine';
 import type { FormatName } from '../engine/format';
 import { createFormat, FORMAT_NAMES } from '../engine/formats';
 import { LocalStorage } from '../storage/local';
-import { runDemo } from './demo';
-import { keygen, loadKeyFiles, PASSPHRASE_ENV } from './keys';
-import { startServer } from './serve';
 
 /** Where the CLI writes; tests capture it. */
 export interface Io {
@@ -23,6 +23,16 @@ function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is a whole number from 0 to 65535');
   return n;
+}
+
+interface IndexOptions {
+  readonly format: FormatName;
+  readonly key: string;
+  readonly keyName?: string;
+  readonly origin?: string;
+  readonly label?: string;
+  readonly repo?: string;
+  readonly quiet?: boolean;
 }
 
 /** Build the `pkgrepo` command. Exit codes are set on `process.exitCode` by the actions. */
@@ -70,9 +80,9 @@ export function program(io: Io = processIo): Command {
     .option('--label <label>', 'apt: Release Label')
     .option('--repo <name>', 'pacman: repository name (default: first path segment)')
     .option('--quiet', 'print only rejections')
-    .addHelpText('after', `\nLayouts:\n  yum: every directory holding .rpm files is a repository (a Packages/ directory belongs to the one above)\n`
+    .addHelpText('after', '\nLayouts:\n  yum: every directory holding .rpm files is a repository (a Packages/ directory belongs to the one above)\n'
       + `Passphrase of a protected key: ${PASSPHRASE_ENV}.`)
-    .action(async (dir: string, opts: { format: FormatName; key: string; keyName?: string; origin?: string; label?: string; repo?: string; quiet?: boolean }) => {
+    .action(async (dir: string, opts: IndexOptions) => {
       const format = createFormat(opts.format, {
         origin: opts.origin, label: opts.label, repoName: opts.repo, keyName: opts.keyName, localLinks: true,
       });

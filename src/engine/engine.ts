@@ -1,8 +1,8 @@
+import type { IndexedPackage, OutputFile, PackageObject, RepositoryFormat, RepositoryUnit, UnitIndex } from './format';
+import { collectGarbage, DEFAULT_GRACE_MS, DEFAULT_MIN_GENERATIONS } from './garbage';
 import { PackageFormatError } from '../formats/errors';
 import type { SigningKeys } from '../signing/signer';
 import type { ObjectInfo, Storage } from '../storage/storage';
-import type { IndexedPackage, OutputFile, PackageObject, RepositoryFormat, RepositoryUnit, UnitIndex } from './format';
-import { collectGarbage, DEFAULT_GRACE_MS, DEFAULT_MIN_GENERATIONS } from './garbage';
 
 export interface EngineOptions {
   readonly storage: Storage;

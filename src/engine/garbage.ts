@@ -1,5 +1,5 @@
-import type { Storage } from '../storage/storage';
 import type { RepositoryFormat, RepositoryUnit } from './format';
+import type { Storage } from '../storage/storage';
 
 /** dnf keeps metadata for 48 hours; apk 4 hours; apt fetches by-hash right after InRelease. */
 export const DEFAULT_GRACE_MS = 48 * 3600 * 1000;

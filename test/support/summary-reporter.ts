@@ -1,4 +1,4 @@
-import type { Reporter, TestModule } from 'vitest/node';
+import type { Reporter, TestModule } from 'vitest/node' with { 'resolution-mode': 'import' };
 
 /**
  * Prints one closing line that any CI log reader understands: "tests: N passed, N failed, N skipped".

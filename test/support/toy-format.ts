@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { PackageFormatError } from '../../src/formats/errors';
 import type { IndexedPackage, RepositoryFormat, RepositoryUnit } from '../../src/engine/format';
+import { PackageFormatError } from '../../src/formats/errors';
 
 /**
  * A deliberately tiny format for testing the format-neutral engine: a package is a `.pkg` text

@@ -1,0 +1,27 @@
+/** filelists.xml writer (createrepo_c `xml_dump_filelists.c`), as string chunks. */
+import type { RpmPackage } from './model';
+import { fileLines, RPM_MD_NS, XML_DECLARATION } from './primary-xml';
+import { attributes } from './xml-text';
+
+/** XML declaration and the opening `<filelists>` element for `count` packages. */
+export function filelistsXmlHeader(count: number): string {
+  return `${XML_DECLARATION}<filelists xmlns="${RPM_MD_NS.filelists}" packages="${count}">\n`;
+}
+
+/** One `<package>` element with all its files, with trailing newline. */
+export function filelistsPackageXml(pkg: RpmPackage): string {
+  return `<package${attributes([['pkgid', pkg.pkgId], ['name', pkg.name], ['arch', pkg.arch]])}>\n`
+    + `  <version${attributes([['epoch', pkg.epoch], ['ver', pkg.version], ['rel', pkg.release]])}/>\n`
+    + fileLines(pkg.files, '  ')
+    + '</package>\n';
+}
+
+/** The closing `</filelists>` (no newline after it, as createrepo_c). */
+export function filelistsXmlFooter(): string {
+  return '</filelists>';
+}
+
+/** The whole filelists.xml for `pkgs`, in the given order. */
+export function writeFilelistsXml(pkgs: readonly RpmPackage[]): string {
+  return filelistsXmlHeader(pkgs.length) + pkgs.map(filelistsPackageXml).join('') + filelistsXmlFooter();
+}

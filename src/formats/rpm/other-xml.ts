@@ -1,0 +1,29 @@
+/** other.xml writer (createrepo_c `xml_dump_other.c`), as string chunks. */
+import type { RpmPackage } from './model';
+import { RPM_MD_NS, XML_DECLARATION } from './primary-xml';
+import { attributes, textElement } from './xml-text';
+
+/** XML declaration and the opening `<otherdata>` element for `count` packages. */
+export function otherXmlHeader(count: number): string {
+  return `${XML_DECLARATION}<otherdata xmlns="${RPM_MD_NS.other}" packages="${count}">\n`;
+}
+
+/** One `<package>` element with its changelog entries (oldest first), with trailing newline. */
+export function otherPackageXml(pkg: RpmPackage): string {
+  let out = `<package${attributes([['pkgid', pkg.pkgId], ['name', pkg.name], ['arch', pkg.arch]])}>\n`
+    + `  <version${attributes([['epoch', pkg.epoch], ['ver', pkg.version], ['rel', pkg.release]])}/>\n`;
+  for (const c of pkg.changelogs) {
+    out += `  ${textElement('changelog', c.text, attributes([['author', c.author], ['date', String(c.date)]]))}\n`;
+  }
+  return `${out}</package>\n`;
+}
+
+/** The closing `</otherdata>` (no newline after it, as createrepo_c). */
+export function otherXmlFooter(): string {
+  return '</otherdata>';
+}
+
+/** The whole other.xml for `pkgs`, in the given order. */
+export function writeOtherXml(pkgs: readonly RpmPackage[]): string {
+  return otherXmlHeader(pkgs.length) + pkgs.map(otherPackageXml).join('') + otherXmlFooter();
+}

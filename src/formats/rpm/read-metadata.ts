@@ -1,0 +1,419 @@
+/**
+ * Streaming readers of existing rpm-md metadata (ours or createrepo_c's) with saxes, and the
+ * merge of the three files back into packages. Reading what createrepo_c wrote and writing it
+ * again with the writers gives the same bytes.
+ */
+import { SaxesParser } from 'saxes';
+import { check, PackageFormatError } from '../errors';
+import type { RpmChangelog, RpmDependency, RpmDependencyFlag, RpmFile, RpmFileType, RpmPackage } from './model';
+
+/** XML text as a stream of chunks: strings, or UTF-8 bytes (e.g. from `decompress`). */
+export type XmlSource = string | AsyncIterable<string | Uint8Array>;
+
+/** Caps on what a metadata reader accepts. */
+export interface MetadataLimits {
+  /** Most packages in one file. @default 1_000_000 */
+  readonly maxPackages?: number;
+  /** Most files, dependencies or changelog entries in one package. @default 1_000_000 */
+  readonly maxItemsPerPackage?: number;
+  /** Longest text of one element, characters. @default 16 MiB */
+  readonly maxTextLength?: number;
+}
+
+/** The package identity every metadata file repeats. */
+export interface PackageIdentity {
+  readonly pkgId: string;
+  readonly name: string;
+  readonly arch: string;
+  readonly epoch: string;
+  readonly version: string;
+  readonly release: string;
+}
+
+/** One package of filelists.xml. */
+export interface FilelistsEntry extends PackageIdentity {
+  readonly files: readonly RpmFile[];
+}
+
+/** One package of other.xml. */
+export interface OtherEntry extends PackageIdentity {
+  readonly changelogs: readonly RpmChangelog[];
+}
+
+const DEFAULTS = { maxPackages: 1_000_000, maxItemsPerPackage: 1_000_000, maxTextLength: 16 * 1024 * 1024 };
+
+type Attrs = Readonly<Record<string, string>>;
+
+/** Element events of one metadata file, with the path of open elements. */
+interface Handler {
+  open(path: readonly string[], attrs: Attrs): void;
+  close(path: readonly string[], text: string): void;
+}
+
+async function* textChunks(source: XmlSource): AsyncGenerator<string> {
+  if (typeof source === 'string') {
+    yield source;
+    return;
+  }
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  try {
+    for await (const chunk of source) {
+      yield typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    }
+    const rest = decoder.decode();
+    if (rest) yield rest;
+  } catch (e) {
+    if (e instanceof TypeError) throw new PackageFormatError(`metadata is not valid UTF-8: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+/** Run saxes over the source, collecting text per element and reporting open/close. */
+async function runParser(file: string, root: string, source: XmlSource, maxText: number, handler: Handler): Promise<void> {
+  const parser = new SaxesParser({ position: true });
+  const path: string[] = [];
+  let text = '';
+  let failure: unknown;
+  let sawRoot = false;
+  const addText = (t: string) => {
+    if (path.length === 0) return;
+    check(text.length + t.length <= maxText, `${file}: text of <${path[path.length - 1]}> is longer than the limit of ${maxText} characters`);
+    text += t;
+  };
+  parser.on('opentag', (tag) => {
+    if (path.length === 0) {
+      check(tag.name === root, `${file}: root element is <${tag.name}>, expected <${root}>`);
+      sawRoot = true;
+    }
+    path.push(tag.name);
+    text = '';
+    handler.open(path, tag.attributes as Attrs);
+  });
+  parser.on('text', addText);
+  parser.on('cdata', addText);
+  parser.on('closetag', () => {
+    handler.close(path, text);
+    path.pop();
+    text = '';
+  });
+  parser.on('error', (e) => {
+    failure ??= e;
+  });
+  const fail = (e: unknown): never => {
+    if (e instanceof PackageFormatError) throw e;
+    const message = e instanceof Error ? e.message : String(e);
+    throw new PackageFormatError(`${file} is not well-formed XML: ${message}`, { cause: e });
+  };
+  try {
+    for await (const chunk of textChunks(source)) {
+      parser.write(chunk);
+      if (failure) fail(failure);
+    }
+    parser.close();
+  } catch (e) {
+    fail(e);
+  }
+  if (failure) fail(failure);
+  check(sawRoot, `${file} has no <${root}> element`);
+}
+
+function integer(file: string, value: string | undefined, what: string): number {
+  check(value !== undefined, `${file}: missing ${what}`);
+  check(/^\d{1,15}$/.test(value), `${file}: ${what} is not a non-negative integer: ${JSON.stringify(value.slice(0, 40))}`);
+  return Number(value);
+}
+
+function required(file: string, value: string | undefined, what: string): string {
+  check(value !== undefined, `${file}: missing ${what}`);
+  return value;
+}
+
+const FLAGS: ReadonlySet<string> = new Set(['EQ', 'LT', 'LE', 'GT', 'GE']);
+const FILE_TYPES: ReadonlySet<string> = new Set(['file', 'dir', 'ghost']);
+
+function fileEntry(file: string, attrs: Attrs, path: string): RpmFile {
+  const type = attrs.type ?? 'file';
+  check(FILE_TYPES.has(type), `${file}: unknown file type ${JSON.stringify(type)} of ${path}`);
+  return { path, type: type as RpmFileType };
+}
+
+function dependencyEntry(file: string, a: Attrs): RpmDependency {
+  const name = required(file, a.name, 'name of an <rpm:entry>');
+  check(a.flags === undefined || FLAGS.has(a.flags), `${file}: unknown dependency flags ${JSON.stringify(a.flags)} of ${name}`);
+  return {
+    name,
+    ...(a.flags ? { flags: a.flags as RpmDependencyFlag } : {}),
+    ...(a.epoch ? { epoch: a.epoch } : {}),
+    ...(a.ver ? { ver: a.ver } : {}),
+    ...(a.rel ? { rel: a.rel } : {}),
+    ...(a.pre === '1' ? { pre: true } : {}),
+  };
+}
+
+/** Counts packages and items per package against the limits. */
+class Budget {
+  private packages = 0;
+  private items = 0;
+  constructor(private readonly file: string, private readonly limits: typeof DEFAULTS) {}
+  package(): void {
+    this.packages++;
+    this.items = 0;
+    check(this.packages <= this.limits.maxPackages, `${this.file} lists more than ${this.limits.maxPackages} packages`);
+  }
+  item(): void {
+    this.items++;
+    check(this.items <= this.limits.maxItemsPerPackage, `${this.file}: a package has more than ${this.limits.maxItemsPerPackage} entries`);
+  }
+}
+
+const DEPENDENCY_ELEMENTS = ['provides', 'requires', 'conflicts', 'obsoletes', 'suggests', 'enhances', 'recommends', 'supplements'] as const;
+type DependencyKind = typeof DEPENDENCY_ELEMENTS[number];
+
+interface PrimaryDraft {
+  attrs: Record<string, Attrs>;
+  texts: Record<string, string>;
+  deps: Record<DependencyKind, RpmDependency[]>;
+  files: RpmFile[];
+}
+
+function newPrimaryDraft(): PrimaryDraft {
+  return {
+    attrs: {},
+    texts: {},
+    deps: { provides: [], requires: [], conflicts: [], obsoletes: [], suggests: [], enhances: [], recommends: [], supplements: [] },
+    files: [],
+  };
+}
+
+function finishPrimary(file: string, d: PrimaryDraft): RpmPackage {
+  const version = d.attrs.version ?? {};
+  const checksum = d.attrs.checksum ?? {};
+  const name = required(file, d.texts.name, '<name> of a package');
+  const where = `${file}: package ${name}`;
+  const checksumType = checksum.type ?? 'sha256';
+  check(checksumType === 'sha256', `${where}: unsupported checksum type ${JSON.stringify(checksumType)} (only sha256)`);
+  const pkgId = required(where, d.texts.checksum, '<checksum>').trim();
+  const range = d.attrs['rpm:header-range'] ?? {};
+  const location = d.attrs.location ?? {};
+  return {
+    pkgId,
+    checksumType: 'sha256',
+    name,
+    arch: required(where, d.texts.arch, '<arch>'),
+    epoch: version.epoch || '0',
+    version: required(where, version.ver, '<version ver>'),
+    release: required(where, version.rel, '<version rel>'),
+    summary: d.texts.summary ?? '',
+    description: d.texts.description ?? '',
+    packager: d.texts.packager ?? '',
+    url: d.texts.url ?? '',
+    time: { file: integer(where, d.attrs.time?.file, '<time file>'), build: integer(where, d.attrs.time?.build, '<time build>') },
+    size: {
+      package: integer(where, d.attrs.size?.package, '<size package>'),
+      installed: integer(where, d.attrs.size?.installed ?? '0', '<size installed>'),
+      archive: integer(where, d.attrs.size?.archive ?? '0', '<size archive>'),
+    },
+    location: {
+      href: required(where, location.href, '<location href>'),
+      ...(location['xml:base'] ? { base: location['xml:base'] } : {}),
+    },
+    format: {
+      license: d.texts['rpm:license'] ?? '',
+      vendor: d.texts['rpm:vendor'] ?? '',
+      group: d.texts['rpm:group'] ?? '',
+      buildhost: d.texts['rpm:buildhost'] ?? '',
+      sourcerpm: d.texts['rpm:sourcerpm'] ?? '',
+      headerRange: { start: integer(where, range.start ?? '0', '<rpm:header-range start>'), end: integer(where, range.end ?? '0', '<rpm:header-range end>') },
+      ...d.deps,
+    },
+    files: d.files,
+    changelogs: [],
+  };
+}
+
+function identity(file: string, attrs: Attrs, version: Attrs | undefined): PackageIdentity {
+  const name = required(file, attrs.name, 'name of a <package>');
+  const where = `${file}: package ${name}`;
+  return {
+    pkgId: required(where, attrs.pkgid, 'pkgid'),
+    name,
+    arch: required(where, attrs.arch, 'arch'),
+    epoch: version?.epoch || '0',
+    version: required(where, version?.ver, '<version ver>'),
+    release: required(where, version?.rel, '<version rel>'),
+  };
+}
+
+/**
+ * Read primary.xml. The packages carry primary's (partial) file list and no changelogs until
+ * merged with `mergeMetadata`.
+ */
+export async function parsePrimary(source: XmlSource, limits: MetadataLimits = {}): Promise<RpmPackage[]> {
+  const file = 'primary.xml';
+  const l = { ...DEFAULTS, ...limits };
+  const budget = new Budget(file, l);
+  const out: RpmPackage[] = [];
+  let d: PrimaryDraft | undefined;
+  let fileAttrs: Attrs = {};
+  await runParser(file, 'metadata', source, l.maxTextLength, {
+    open(path, attrs) {
+      const depth = path.length;
+      const name = path[depth - 1];
+      if (depth === 2 && name === 'package') {
+        budget.package();
+        d = newPrimaryDraft();
+      } else if (d && depth === 3) {
+        d.attrs[name] = attrs;
+      } else if (d && depth === 4 && path[2] === 'format') {
+        if (name === 'file') {
+          budget.item();
+          fileAttrs = attrs;
+        } else {
+          d.attrs[name] = attrs;
+        }
+      } else if (d && depth === 5 && name === 'rpm:entry' && path[2] === 'format') {
+        const kind = path[3].replace(/^rpm:/, '') as DependencyKind;
+        if (DEPENDENCY_ELEMENTS.includes(kind)) {
+          budget.item();
+          d.deps[kind].push(dependencyEntry(file, attrs));
+        }
+      }
+    },
+    close(path, text) {
+      const depth = path.length;
+      const name = path[depth - 1];
+      if (!d) return;
+      if (depth === 2 && name === 'package') {
+        out.push(finishPrimary(file, d));
+        d = undefined;
+      } else if (depth === 3 && name !== 'format') {
+        d.texts[name] = text;
+      } else if (depth === 4 && path[2] === 'format') {
+        if (name === 'file') d.files.push(fileEntry(file, fileAttrs, text));
+        else d.texts[name] = text;
+      }
+    },
+  });
+  return out;
+}
+
+/** Read filelists.xml. */
+export async function parseFilelists(source: XmlSource, limits: MetadataLimits = {}): Promise<FilelistsEntry[]> {
+  const file = 'filelists.xml';
+  const l = { ...DEFAULTS, ...limits };
+  const budget = new Budget(file, l);
+  const out: FilelistsEntry[] = [];
+  let pkgAttrs: Attrs | undefined;
+  let version: Attrs | undefined;
+  let files: RpmFile[] = [];
+  let fileAttrs: Attrs = {};
+  await runParser(file, 'filelists', source, l.maxTextLength, {
+    open(path, attrs) {
+      const name = path[path.length - 1];
+      if (path.length === 2 && name === 'package') {
+        budget.package();
+        pkgAttrs = attrs;
+        version = undefined;
+        files = [];
+      } else if (pkgAttrs && path.length === 3) {
+        if (name === 'version') version = attrs;
+        if (name === 'file') {
+          budget.item();
+          fileAttrs = attrs;
+        }
+      }
+    },
+    close(path, text) {
+      const name = path[path.length - 1];
+      if (!pkgAttrs) return;
+      if (path.length === 3 && name === 'file') files.push(fileEntry(file, fileAttrs, text));
+      if (path.length === 2 && name === 'package') {
+        out.push({ ...identity(file, pkgAttrs, version), files });
+        pkgAttrs = undefined;
+      }
+    },
+  });
+  return out;
+}
+
+/** Read other.xml. */
+export async function parseOther(source: XmlSource, limits: MetadataLimits = {}): Promise<OtherEntry[]> {
+  const file = 'other.xml';
+  const l = { ...DEFAULTS, ...limits };
+  const budget = new Budget(file, l);
+  const out: OtherEntry[] = [];
+  let pkgAttrs: Attrs | undefined;
+  let version: Attrs | undefined;
+  let changelogs: RpmChangelog[] = [];
+  let entryAttrs: Attrs = {};
+  await runParser(file, 'otherdata', source, l.maxTextLength, {
+    open(path, attrs) {
+      const name = path[path.length - 1];
+      if (path.length === 2 && name === 'package') {
+        budget.package();
+        pkgAttrs = attrs;
+        version = undefined;
+        changelogs = [];
+      } else if (pkgAttrs && path.length === 3) {
+        if (name === 'version') version = attrs;
+        if (name === 'changelog') {
+          budget.item();
+          entryAttrs = attrs;
+        }
+      }
+    },
+    close(path, text) {
+      const name = path[path.length - 1];
+      if (!pkgAttrs) return;
+      if (path.length === 3 && name === 'changelog') {
+        changelogs.push({
+          author: entryAttrs.author ?? '',
+          date: integer(file, entryAttrs.date, `date of a changelog entry of ${pkgAttrs.name}`),
+          text,
+        });
+      }
+      if (path.length === 2 && name === 'package') {
+        out.push({ ...identity(file, pkgAttrs, version), changelogs });
+        pkgAttrs = undefined;
+      }
+    },
+  });
+  return out;
+}
+
+function sameIdentity(a: PackageIdentity, b: PackageIdentity): boolean {
+  return a.name === b.name && a.arch === b.arch && a.epoch === b.epoch && a.version === b.version && a.release === b.release;
+}
+
+function byPkgId<T extends PackageIdentity>(entries: readonly T[]): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const e of entries) {
+    const list = map.get(e.pkgId);
+    if (list) list.push(e);
+    else map.set(e.pkgId, [e]);
+  }
+  return map;
+}
+
+/**
+ * Join the three files by pkgid: files from filelists, changelogs from other (a pkgid listed
+ * twice is matched in order). Throws PackageFormatError when a primary package is missing from
+ * either or its name/version/arch differ.
+ */
+export function mergeMetadata(
+  primary: readonly RpmPackage[],
+  filelists: readonly FilelistsEntry[],
+  other: readonly OtherEntry[],
+): RpmPackage[] {
+  const files = byPkgId(filelists);
+  const changes = byPkgId(other);
+  return primary.map((pkg) => {
+    const f = files.get(pkg.pkgId)?.shift();
+    const o = changes.get(pkg.pkgId)?.shift();
+    check(f, `filelists.xml has no package with pkgid ${pkg.pkgId} (${pkg.name})`);
+    check(o, `other.xml has no package with pkgid ${pkg.pkgId} (${pkg.name})`);
+    check(sameIdentity(pkg, f), `filelists.xml describes pkgid ${pkg.pkgId} as ${f.name}-${f.version}-${f.release}.${f.arch}, primary.xml as ${pkg.name}-${pkg.version}-${pkg.release}.${pkg.arch}`);
+    check(sameIdentity(pkg, o), `other.xml describes pkgid ${pkg.pkgId} as ${o.name}-${o.version}-${o.release}.${o.arch}, primary.xml as ${pkg.name}-${pkg.version}-${pkg.release}.${pkg.arch}`);
+    return { ...pkg, files: f.files, changelogs: o.changelogs };
+  });
+}
