@@ -28,7 +28,11 @@ describe('yum repository published to an S3 API server (s3rver)', () => {
   afterAll(async () => s3?.stop());
 
   const pkg = (name: string, version: string) => buildRpm({
-    name, version, release: '1', arch: 'x86_64', summary: `${name} over S3`,
+    name,
+    version,
+    release: '1',
+    arch: 'x86_64',
+    summary: `${name} over S3`,
     files: [{ path: `/usr/bin/${name}`, contents: '#!/bin/sh\n', mode: 0o755 }],
   });
 
