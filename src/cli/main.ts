@@ -124,7 +124,7 @@ export function printReport(io: Io, report: Report, options: { quiet: boolean; b
   for (const u of report.units) {
     if (!options.quiet) {
       const what = u.published ? 'published' : 'unchanged';
-      io.out(`${where(u.unit.root)}: ${what}, ${u.packageCount} packages (${u.added.length} added, ${u.removed.length} removed, ${u.rejected.length} rejected)`);
+      io.out(`${u.unit.id} (${where(u.unit.root)}): ${what}, ${u.packageCount} packages (${u.added.length} added, ${u.removed.length} removed, ${u.rejected.length} rejected)`);
     }
   }
   for (const r of report.rejected) io.err(`rejected: ${where(r.key)}: ${r.reason}`);

@@ -1,4 +1,6 @@
 import type { FormatName, RepositoryFormat } from '../format';
+import { apkFormat } from './apk';
+import { aptFormat } from './apt';
 import { yumFormat } from './yum';
 
 /** Options any format may read; each takes the ones it understands. */
@@ -23,8 +25,11 @@ export function createFormat(name: FormatName, options: FormatOptions = {}): Rep
   switch (name) {
     case 'yum':
       return yumFormat();
+    case 'apt':
+      return aptFormat({ origin: options.origin, label: options.label });
+    case 'apk':
+      return apkFormat({ keyName: options.keyName });
     default:
-      void options;
       throw new Error(`the ${name} format is not available in this version`);
   }
 }
