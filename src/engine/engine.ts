@@ -176,8 +176,9 @@ async function updateUnit(
   }
 
   const changed = added.length > 0 || removed.length > 0;
+  const publishing = changed || !hadIndex || index.stale === true;
   let collected: string[] = [];
-  if (changed || !hadIndex) {
+  if (publishing) {
     const files = await format.render(unit, entries, index, { keys: options.keys, now });
     await publish(storage, files);
     log(`published ${unit.id}: ${entries.size} packages (+${added.length} -${removed.length})`);
@@ -192,7 +193,7 @@ async function updateUnit(
     });
     for (const key of collected) log(`collected superseded ${key}`);
   }
-  return { unit, added, removed, rejected, published: changed || !hadIndex, packageCount: entries.size, collected };
+  return { unit, added, removed, rejected, published: publishing, packageCount: entries.size, collected };
 }
 
 async function hasPublishedIndex(options: EngineOptions, unit: RepositoryUnit): Promise<boolean> {
@@ -256,6 +257,13 @@ function packageObject(storage: Storage, info: ObjectInfo): PackageObject {
       }
       if (!stream) throw new StorageReadError(info.key, new Error('the object vanished'));
       return storageErrorsTagged(info.key, stream);
+    },
+    async readRelated(key: string) {
+      try {
+        return await storage.get(key);
+      } catch (e) {
+        throw new StorageReadError(key, e);
+      }
     },
   };
 }

@@ -27,6 +27,8 @@ export interface PackageObject {
   read(): Promise<Uint8Array>;
   /** Streams the object (for formats that need not hold it whole). */
   stream(): Promise<AsyncIterable<Uint8Array>>;
+  /** Reads another object that belongs with the package (e.g. its `.sig`); undefined if absent. */
+  readRelated(key: string): Promise<Uint8Array | undefined>;
 }
 
 /** One package as it stands in an index: what the engine needs to know about it. */
@@ -49,6 +51,11 @@ export interface UnitIndex<E extends IndexedPackage = IndexedPackage> {
   readonly entries: Map<string, E>;
   /** Format-specific carry-over state (apt: last Release Date; by-hash generations; ...). */
   readonly state?: unknown;
+  /**
+   * The published index must be rewritten even if no package changed: it was made by another
+   * tool without a signature, or lacks files this format publishes.
+   */
+  readonly stale?: boolean;
 }
 
 /** One object the publish step writes. */

@@ -97,6 +97,9 @@ async function* viaNodeStream(
   }
 }
 
+/** Input slice fed to the pure-JS zstd decoder at a time (Node < 22 has no native zstd). */
+const ZSTD_SLICE = 16 * 1024;
+
 async function* viaFzstd(
   source: AsyncIterable<Uint8Array> | Uint8Array,
   count: (c: Uint8Array) => Uint8Array,
@@ -109,8 +112,11 @@ async function* viaFzstd(
   for await (const chunk of chunksOf(source)) {
     if (chunk.length === 0) continue;
     sawInput = true;
-    d.push(chunk);
-    while (out.length) yield out.shift()!;
+    // small slices: fzstd emits what one push decodes at once, so this bounds what is held
+    for (let at = 0; at < chunk.length; at += ZSTD_SLICE) {
+      d.push(chunk.subarray(at, at + ZSTD_SLICE));
+      while (out.length) yield out.shift()!;
+    }
   }
   if (!sawInput) throw new PackageFormatError('empty zstd stream');
   d.push(new Uint8Array(0), true);

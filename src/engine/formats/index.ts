@@ -1,6 +1,7 @@
 import type { FormatName, RepositoryFormat } from '../format';
 import { apkFormat } from './apk';
 import { aptFormat } from './apt';
+import { pacmanFormat } from './pacman';
 import { yumFormat } from './yum';
 
 /** Options any format may read; each takes the ones it understands. */
@@ -29,8 +30,8 @@ export function createFormat(name: FormatName, options: FormatOptions = {}): Rep
       return aptFormat({ origin: options.origin, label: options.label });
     case 'apk':
       return apkFormat({ keyName: options.keyName });
-    default:
-      throw new Error(`the ${name} format is not available in this version`);
+    case 'pacman':
+      return pacmanFormat({ repoName: options.repoName, localLinks: options.localLinks });
   }
 }
 

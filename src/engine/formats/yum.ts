@@ -106,7 +106,9 @@ async function loadIndex(storage: Storage, u: RepositoryUnit): Promise<UnitIndex
     entries.set(entry.key, entry);
   }
   const foreignRecords = repomd.records.filter((r) => !OWN_RECORDS.has(r.type) && !DROPPED_RECORDS.has(r.type));
-  return { entries, state: { foreignRecords } satisfies YumState };
+  // adopted without a signature (createrepo_c alone): sign it even if no package changed
+  const stale = (await storage.head(`${u.root}repodata/repomd.xml.asc`)) === undefined;
+  return { entries, state: { foreignRecords } satisfies YumState, stale };
 }
 
 /**

@@ -1,0 +1,5 @@
+/** The pacman format layer: packages, `.PKGINFO`, sync databases, version order. */
+export * from './pkginfo';
+export * from './package';
+export * from './db';
+export * from './vercmp';
