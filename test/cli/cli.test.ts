@@ -102,12 +102,17 @@ describe('pkgrepo CLI', () => {
     expect(r.out).toMatch(/1 packages \(1 added, 0 removed, 1 rejected\)/);
   });
 
-  it('demo --check builds, signs, serves and has the real dnf accept the repository', async () => {
+  it('demo --check builds, signs and serves all four formats, and the real clients accept them', async () => {
     const io = capture();
     const ok = await runDemo({ dir: path.join(work, 'demo'), port: 0, check: true, io, waitForSignal: async () => undefined });
     expect(io.err_).toEqual([]);
     expect(ok).toBe(true);
-    expect(io.out_.join('\n')).toMatch(/check dnf: PASS/);
+    const out = io.out_.join('\n');
+    expect(out).toMatch(/check yum: dnf verified repomd\.xml\.asc .* 4 packages/);
+    expect(out).toMatch(/check apt: apt-get verified InRelease .* 3 packages/);
+    expect(out).toMatch(/check pacman: pacman verified demo\.db\.sig .* 3 packages/);
+    expect(out).toMatch(/check apk: APKINDEX signature verified \(RSA, pkgrepo-demo\.rsa\.pub\), 2 packages/);
+    expect(out).toMatch(/demo check: PASS/);
     expect(io.out_.join('\n')).toMatch(/baseurl=http:\/\/127\.0\.0\.1:\d+\/yum\/el\/x86_64\//);
   });
 });

@@ -205,7 +205,7 @@ export async function readApkIndexArchive(
         const rest = name.slice('.SIGN.'.length);
         const dot = rest.indexOf('.');
         check(dot > 0, `malformed signature entry ${JSON.stringify(name)}`);
-        signatures.push({ type: rest.slice(0, dot), keyName: rest.slice(dot + 1) });
+        signatures.push({ type: rest.slice(0, dot), keyName: rest.slice(dot + 1), signature: await entry.read(64 * 1024) });
         continue;
       }
       onlySignatures = false;

@@ -9,3 +9,4 @@ export {
 export { parsePkgInfo } from './pkginfo';
 export { isValidApkVersion, compareApkVersions } from './version';
 export { splitGzipMembers, readGzipMember, type GzipMember, type GzipSplitLimits } from './gzip-members';
+export { buildApk, apkFileName, type ApkBuildSpec, type ApkBuildOptions } from './build-apk';

@@ -87,6 +87,8 @@ export interface ApkSignatureInfo {
   readonly type: string;
   /** The key file name the client looks up in /etc/apk/keys. */
   readonly keyName: string;
+  /** The signature itself, where the reader keeps it (index archives). */
+  readonly signature?: Uint8Array;
 }
 
 /** What reading one .apk file yields. */

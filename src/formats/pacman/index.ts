@@ -3,3 +3,4 @@ export * from './pkginfo';
 export * from './package';
 export * from './db';
 export * from './vercmp';
+export * from './build-pacman';

@@ -1,0 +1,111 @@
+import type { Duration } from 'aws-cdk-lib';
+import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { IConstruct } from 'constructs';
+import type { IndexerPackaging } from './indexer-packaging';
+import type { RepositoryHost } from './repository-host';
+import type { ISigningKey } from './signing-key';
+
+/**
+ * Properties every repository construct accepts.
+ */
+export interface RepositoryProps {
+  /**
+   * The bucket and distribution to serve the repository from. Several repositories can share
+   * one host under different prefixes (one bucket, one domain).
+   *
+   * @default - the repository creates its own RepositoryHost
+   */
+  readonly host?: RepositoryHost;
+
+  /**
+   * Key prefix of the repository in the bucket, which is also its path on the distribution:
+   * '' (the root) or path segments ending in '/', e.g. `rpm/` or `linux/apt/`. Letters,
+   * digits, `.`, `_` and `-` only. Repositories on one host must not overlap.
+   *
+   * @default - the format name and a slash: `yum/`, `apt/`, `apk/` or `pacman/`
+   */
+  readonly prefix?: string;
+
+  /**
+   * The key the indexes are signed with. Its private half is read from SSM Parameter Store
+   * by the indexer only.
+   *
+   * @default SigningKey.generate()
+   */
+  readonly signingKey?: ISigningKey;
+
+  /**
+   * How the indexer function is packaged.
+   *
+   * @default IndexerPackaging.IMAGE
+   */
+  readonly indexerPackaging?: IndexerPackaging;
+
+  /**
+   * Memory of the indexer function, in MiB. Index generation is CPU-bound (hashing,
+   * compression, signing), and Lambda allots CPU in proportion to memory.
+   *
+   * @default 2048
+   */
+  readonly indexerMemorySize?: number;
+
+  /**
+   * Timeout of the indexer function, at most 15 minutes. The queue's visibility timeout is
+   * six times this value, as AWS recommends for SQS event sources; a failed batch is retried
+   * (and holds up the repository's later events) after that visibility timeout.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly indexerTimeout?: Duration;
+
+  /**
+   * The age of the oldest queued upload event at which the `messageAgeAlarm` goes off: the
+   * indexer is failing or falling behind.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly messageAgeAlarmThreshold?: Duration;
+}
+
+/**
+ * A signed package repository served by a RepositoryHost: what all four repository
+ * constructs have in common.
+ */
+export interface IPackageRepository extends IConstruct {
+  /** The host the repository is served from. */
+  readonly host: RepositoryHost;
+  /** The bucket holding packages and indexes. */
+  readonly bucket: s3.IBucket;
+  /** Key prefix of the repository in the bucket ('' or ending in '/'). */
+  readonly prefix: string;
+  /** The FIFO queue of upload events (one message group for this repository). */
+  readonly queue: sqs.IQueue;
+  /** Where events go after the indexer failed on them 5 times. */
+  readonly deadLetterQueue: sqs.IQueue;
+  /** The function that updates and signs the indexes. */
+  readonly indexer: lambda.IFunction;
+  /** The CloudFront distribution serving the repository. */
+  readonly distribution: cloudfront.IDistribution;
+  /** The HTTPS URL of the repository, ending in '/'. */
+  readonly repositoryUrl: string;
+  /** The name of the SSM parameter holding the private signing key. */
+  readonly signingKeyParameterName: string;
+  /** Goes off when an event reaches the dead-letter queue (add an action to be told). */
+  readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** Goes off when the oldest queued event is older than the threshold. */
+  readonly messageAgeAlarm: cloudwatch.Alarm;
+
+  /**
+   * Lets `grantee` upload and delete package files (and only package files) under the
+   * repository prefix; the indexer picks them up.
+   */
+  grantPublish(grantee: iam.IGrantable): iam.Grant;
+
+  /** Lets `grantee` read every object under the repository prefix straight from S3. */
+  grantRead(grantee: iam.IGrantable): iam.Grant;
+}
