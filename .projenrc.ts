@@ -106,6 +106,9 @@ project.addGitIgnore('/assets/*/index.js');
 project.addGitIgnore('/assets/*/index.js.map');
 project.addPackageIgnore('!/assets/');
 
+// npm ci fails on the optional per-platform @unrs/resolver-binding-* packages of newer versions
+project.package.addPackageResolutions('unrs-resolver@1.12.2');
+
 // binary formats are bit fields and flags: bitwise operators are the clear way to read them
 project.eslint?.addRules({ 'no-bitwise': 'off' });
 
