@@ -47,11 +47,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'fzstd',
     'xz-decompress',
     'tar-stream',
+    // the local pipeline (`pkgrepo demo`) runs s3rver as its bucket
+    's3rver',
   ],
   devDeps: [
     'vitest@^4',
     '@vitest/coverage-v8@^4',
-    's3rver',
     'esbuild',
     'cdk-nag',
     '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
@@ -108,6 +109,13 @@ project.addPackageIgnore('!/assets/');
 
 // npm ci fails on the optional per-platform @unrs/resolver-binding-* packages of newer versions
 project.package.addPackageResolutions('unrs-resolver@1.12.2');
+
+// every README and doc-comment example compiles (TypeScript, against rosetta/default.ts-fixture)
+project.addTask('rosetta:check', {
+  description: 'Compile the README and doc-comment examples with jsii-rosetta (after compile)',
+  exec: 'jsii-rosetta extract --compile --fail',
+});
+project.addGitIgnore('.jsii.tabl.json');
 
 // binary formats are bit fields and flags: bitwise operators are the clear way to read them
 project.eslint?.addRules({ 'no-bitwise': 'off' });

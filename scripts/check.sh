@@ -23,5 +23,7 @@ fi
 if [[ "${CI:-}" == "true" || ! -d node_modules ]]; then
   npm ci --no-audit --no-fund
 fi
-npx projen compile
-npx projen test
+npx projen compile            # jsii: the library, the CLI, API.md
+npx projen rosetta:check      # every README and doc-comment TypeScript example compiles
+npx projen test               # bundles, tsc --noEmit, vitest, eslint
+npx projen integ:verify       # integ-runner snapshots match, without deploying
