@@ -158,6 +158,7 @@ bindingsCheck.exec('python3 -m compileall -q dist/python/src');
 
 // the main job on this machine: `npm run demo -- --check`
 const demo = project.addTask('demo', { description: 'Build, then run `pkgrepo demo` (sample repositories served on 127.0.0.1)' });
+demo.exec('bash scripts/install-clients.sh');
 demo.spawn(project.compileTask);
 demo.exec('node bin/pkgrepo demo', { receiveArgs: true });
 

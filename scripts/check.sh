@@ -4,21 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(
-  dnf dnf-plugins-core createrepo-c rpm            # yum/dnf: client, reference indexer, rpmbuild
-  apt apt-utils dpkg-dev                           # apt: client, apt-ftparchive, dpkg-scanpackages
-  pacman-package-manager makepkg libarchive-tools  # pacman: client, repo-add, makepkg, bsdtar
-  gnupg gpgv sqv openssl zstd xz-utils gcc         # signatures (sqv: what apt verifies with), compression, fixture builds
-)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "installing client tools: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+bash scripts/install-clients.sh --required
 
 if [[ "${CI:-}" == "true" || ! -d node_modules ]]; then
   npm ci --no-audit --no-fund
