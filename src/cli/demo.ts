@@ -1,26 +1,28 @@
-import { verify } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createHash, verify } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { syncAll } from '../engine/engine';
+import { inflateRawSync } from 'node:zlib';
+import type { Report } from '../engine/engine';
 import type { FormatName } from '../engine/format';
-import { createFormat } from '../engine/formats';
 import { apkFileName, buildApk, readApkIndexArchive } from '../formats/apk';
 import { buildDeb, debFileName } from '../formats/deb/build-deb';
 import { buildPacmanPackage, pacmanPackageFileName } from '../formats/pacman';
 import { buildRpm, type RpmBuildSpec } from '../formats/rpm';
+import { KEYS_FOLDER, OPENPGP_ARMORED_KEY, OPENPGP_BINARY_KEY } from '../handlers/contract';
+import { startLocalPipeline, type LocalPipeline, type LocalRepository } from '../pipeline/local-pipeline';
+import { S3RVER_CREDENTIALS } from '../pipeline/s3rver';
 import type { SigningKeys } from '../signing/signer';
-import { LocalStorage } from '../storage/local';
 import { AptSandbox } from './clients/apt';
 import { DnfSandbox, dnfRepoFile } from './clients/dnf';
 import { PacmanSandbox } from './clients/pacman';
 import { keygen, loadKeyFiles } from './keys';
 import type { Io } from './main';
-import { startServer } from './serve';
 
 export interface DemoOptions {
-  /** Where to build; a new temporary directory when absent. */
+  /** Where the keys and the bucket's data (s3rver's directory) go; a new temporary directory when absent. */
   readonly dir?: string;
+  /** TCP port of the edge server (what clients use); 0 picks a free one. */
   readonly port: number;
   /** Run the real clients and return their verdict instead of serving until a signal. */
   readonly check: boolean;
@@ -29,20 +31,25 @@ export interface DemoOptions {
 }
 
 const KEY = 'pkgrepo-demo';
+const BUCKET = 'pkgrepo-demo';
 const BUILD_TIME = 1_760_000_000;
 const HELLO = (version: string) => `#!/bin/sh\necho "hello from pkgrepo-hello ${version}"\n`;
 
-/** What the demo knows about one format: where its repository lives, how to fill and check it. */
+/** One object the demo uploads: its key under the repository prefix and its bytes. */
+interface Upload {
+  readonly key: string;
+  readonly body: Uint8Array;
+}
+
+/** What the demo knows about one format: its sample packages, how clients use and check it. */
 interface DemoRepository {
   readonly format: FormatName;
-  /** Directory under the demo root holding this format's tree. */
-  readonly tree: string;
-  /** Build the sample packages into the tree; returns how many. */
-  build(dir: string, keys: SigningKeys): Promise<number>;
-  /** Client configuration for a server at `url`. */
+  /** The sample package files (and companions, first), in upload order; `count` of them are packages. */
+  uploads(keys: SigningKeys): Promise<{ files: Upload[]; count: number }>;
+  /** Client configuration for the repository at `url` (ends in '/'). */
   setup(url: string, keys: SigningKeys): string[];
-  /** Run the real client (or, for apk, independent checks) against the served repository. */
-  check(url: string, dir: string, keys: SigningKeys, expected: number, io: Io): Promise<boolean>;
+  /** Run the real client (or, for apk, independent checks) against the repository at `url`. */
+  check(url: string, keys: SigningKeys, expected: number, io: Io): Promise<boolean>;
 }
 
 /** The sample rpm packages: a command, a noarch companion with an epoch and `~`, a `+` in the name. */
@@ -94,21 +101,17 @@ function rpmFileName(spec: RpmBuildSpec): string {
 
 const yum: DemoRepository = {
   format: 'yum',
-  tree: 'yum',
-  async build(dir) {
-    const repo = path.join(dir, 'el', 'x86_64');
-    await mkdir(repo, { recursive: true });
-    const specs = sampleRpms();
-    for (const spec of specs) await writeFile(path.join(repo, rpmFileName(spec)), buildRpm(spec));
-    return specs.length;
+  async uploads() {
+    const files = sampleRpms().map((spec) => ({ key: `el/x86_64/${rpmFileName(spec)}`, body: buildRpm(spec) }));
+    return { files, count: files.length };
   },
   setup: (url) => [
     'dnf/yum: /etc/yum.repos.d/pkgrepo-demo.repo',
-    ...dnfRepoFile({ id: KEY, name: 'pkgrepo demo', baseUrl: `${url}/yum/el/x86_64/`, gpgKeyUrl: `${url}/keys/${KEY}.asc` })
+    ...dnfRepoFile({ id: KEY, name: 'pkgrepo demo', baseUrl: `${url}el/x86_64/`, gpgKeyUrl: `${url}${KEYS_FOLDER}${OPENPGP_ARMORED_KEY}` })
       .trimEnd().split('\n').map((l) => `  ${l}`),
   ],
-  async check(url, _dir, _keys, expected, io) {
-    const dnf = await DnfSandbox.create({ baseUrl: `${url}/yum/el/x86_64/`, gpgKeyUrl: `${url}/keys/${KEY}.asc` });
+  async check(url, _keys, expected, io) {
+    const dnf = await DnfSandbox.create({ baseUrl: `${url}el/x86_64/`, gpgKeyUrl: `${url}${KEYS_FOLDER}${OPENPGP_ARMORED_KEY}` });
     try {
       await dnf.dnf(['makecache']);
       const { stdout } = await dnf.dnf(['-q', 'repoquery', '--qf', '%{name}-%{evr}.%{arch}']);
@@ -124,10 +127,7 @@ const yum: DemoRepository = {
 
 const apt: DemoRepository = {
   format: 'apt',
-  tree: 'apt',
-  async build(dir) {
-    const pool = path.join(dir, 'pool', 'stable', 'main');
-    await mkdir(pool, { recursive: true });
+  async uploads() {
     const base = { maintainer: 'pkgrepo demo <demo@example.com>', buildTime: BUILD_TIME, section: 'utils' };
     const specs = [
       {
@@ -157,17 +157,22 @@ const apt: DemoRepository = {
         files: [{ path: '/usr/share/doc/pkgrepo-c++-tools/README', contents: 'plus signs work\n' }],
       },
     ];
-    for (const spec of specs) await writeFile(path.join(pool, debFileName(spec)), await buildDeb(spec));
-    return specs.length;
+    const files: Upload[] = [];
+    for (const spec of specs) files.push({ key: `pool/stable/main/${debFileName(spec)}`, body: await buildDeb(spec) });
+    return { files, count: files.length };
   },
   setup: (url) => [
-    'apt: /etc/apt/sources.list.d/pkgrepo-demo.sources (key: /etc/apt/keyrings/pkgrepo-demo.gpg from the URL below)',
-    `  Types: deb\n  URIs: ${url}/apt\n  Suites: stable\n  Components: main\n  Signed-By: /etc/apt/keyrings/${KEY}.gpg`,
-    `  key: ${url}/keys/${KEY}.gpg`,
+    `apt: /etc/apt/sources.list.d/pkgrepo-demo.sources (key: /etc/apt/keyrings/${KEY}.gpg from the URL below)`,
+    `  Types: deb\n  URIs: ${url}\n  Suites: stable\n  Components: main\n  Signed-By: /etc/apt/keyrings/${KEY}.gpg`,
+    `  key: ${url}${KEYS_FOLDER}${OPENPGP_BINARY_KEY}`,
   ].flatMap((l) => l.split('\n')),
-  async check(url, _dir, keys, expected, io) {
+  async check(url, _keys, expected, io) {
     const sandbox = await AptSandbox.create({
-      url: `${url}/apt`, distribution: 'stable', components: ['main'], publicKey: keys.pgp!.publicKeyBinary, deb822: true,
+      url: url.replace(/\/$/, ''),
+      distribution: 'stable',
+      components: ['main'],
+      publicKey: await fetchBytes(`${url}${KEYS_FOLDER}${OPENPGP_BINARY_KEY}`),
+      deb822: true,
     });
     try {
       const update = await sandbox.update();
@@ -186,10 +191,7 @@ const apt: DemoRepository = {
 
 const pacman: DemoRepository = {
   format: 'pacman',
-  tree: 'pacman',
-  async build(dir, keys) {
-    const repo = path.join(dir, 'demo', 'x86_64');
-    await mkdir(repo, { recursive: true });
+  async uploads(keys) {
     const base = { packager: 'pkgrepo demo <demo@example.com>', buildTime: BUILD_TIME, licenses: ['Apache-2.0'] };
     const specs = [
       {
@@ -222,23 +224,27 @@ const pacman: DemoRepository = {
         files: [{ path: '/usr/share/doc/pkgrepo-c++-tools/README', contents: 'plus signs work\n' }],
       },
     ];
+    const files: Upload[] = [];
     for (const spec of specs) {
-      const bytes = await buildPacmanPackage(spec);
-      const file = path.join(repo, pacmanPackageFileName(spec));
-      await writeFile(file, bytes);
-      // pacman with SigLevel Required checks package signatures too: sign them like makepkg --sign
-      await writeFile(`${file}.sig`, await keys.pgp!.signDetachedBinary(bytes));
+      const body = await buildPacmanPackage(spec);
+      const key = `demo/x86_64/${pacmanPackageFileName(spec)}`;
+      // pacman with SigLevel Required checks package signatures too: sign them like makepkg
+      // --sign, and upload the signature first (its upload is no package event)
+      files.push({ key: `${key}.sig`, body: await keys.pgp!.signDetachedBinary(body) }, { key, body });
     }
-    return specs.length;
+    return { files, count: specs.length };
   },
   setup: (url, keys) => [
     `pacman: /etc/pacman.conf (then: pacman-key --add the key below && pacman-key --lsign-key ${keys.pgp!.fingerprint})`,
-    `  [demo]\n  SigLevel = Required DatabaseRequired\n  Server = ${url}/pacman/demo/$arch`,
-    `  key: ${url}/keys/${KEY}.asc`,
+    `  [demo]\n  SigLevel = Required DatabaseRequired\n  Server = ${url}demo/$arch`,
+    `  key: ${url}${KEYS_FOLDER}${OPENPGP_ARMORED_KEY}`,
   ].flatMap((l) => l.split('\n')),
-  async check(url, _dir, keys, expected, io) {
+  async check(url, keys, expected, io) {
     const sandbox = await PacmanSandbox.create({
-      repo: 'demo', serverUrl: `${url}/pacman/demo/x86_64`, publicKeyArmored: keys.pgp!.publicKeyArmored, fingerprint: keys.pgp!.fingerprint,
+      repo: 'demo',
+      serverUrl: `${url}demo/x86_64`,
+      publicKeyArmored: new TextDecoder().decode(await fetchBytes(`${url}${KEYS_FOLDER}${OPENPGP_ARMORED_KEY}`)),
+      fingerprint: keys.pgp!.fingerprint,
     });
     try {
       await sandbox.pacman(['-Sy']);
@@ -255,10 +261,7 @@ const pacman: DemoRepository = {
 
 const apk: DemoRepository = {
   format: 'apk',
-  tree: 'apk',
-  async build(dir, keys) {
-    const repo = path.join(dir, 'v1', 'main', 'x86_64');
-    await mkdir(repo, { recursive: true });
+  async uploads(keys) {
     const specs = [
       {
         name: 'pkgrepo-hello',
@@ -280,81 +283,161 @@ const apk: DemoRepository = {
         files: [{ path: '/usr/share/pkgrepo-hello/greeting.txt', contents: 'hello\n' }],
       },
     ];
-    for (const spec of specs) await writeFile(path.join(repo, apkFileName(spec)), await buildApk(spec, { signer: keys.rsa }));
-    return specs.length;
+    const files: Upload[] = [];
+    for (const spec of specs) files.push({ key: `v1/main/x86_64/${apkFileName(spec)}`, body: await buildApk(spec, { signer: keys.rsa }) });
+    return { files, count: files.length };
   },
-  setup: (url) => [
-    `apk: echo '${url}/apk/v1/main' >> /etc/apk/repositories`,
-    `  key: ${url}/keys/${KEY}.rsa.pub -> /etc/apk/keys/${KEY}.rsa.pub`,
+  setup: (url, keys) => [
+    `apk: echo '${url}v1/main' >> /etc/apk/repositories`,
+    `  key: ${url}${KEYS_FOLDER}${keys.rsa!.keyName} -> /etc/apk/keys/${keys.rsa!.keyName}`,
   ],
-  async check(url, _dir, keys, expected, io) {
-    // no apk client on Debian: check the signature with the public key alone, as apk does
-    const response = await fetch(`${url}/apk/v1/main/x86_64/APKINDEX.tar.gz`);
-    if (!response.ok) throw new Error(`APKINDEX.tar.gz: HTTP ${response.status}`);
-    const index = await readApkIndexArchive(new Uint8Array(await response.arrayBuffer()));
+  async check(url, keys, expected, io) {
+    // no apk client on Debian: check the index signature with the public key alone, and the
+    // C: identity of every package, as apk does
+    const base = `${url}v1/main/x86_64/`;
+    const index = await readApkIndexArchive(await fetchBytes(`${base}APKINDEX.tar.gz`));
     const signature = index.signatures.find((s) => s.keyName === keys.rsa!.keyName);
     if (!signature?.signature) throw new Error(`APKINDEX.tar.gz is not signed by ${keys.rsa!.keyName}`);
     const digest = signature.type === 'RSA256' ? 'sha256' : 'sha1';
-    if (!verify(digest, index.signedBytes, keys.rsa!.publicKeyPem, signature.signature)) throw new Error('APKINDEX.tar.gz: bad signature');
+    const publicKey = new TextDecoder().decode(await fetchBytes(`${url}${KEYS_FOLDER}${keys.rsa!.keyName}`));
+    if (!verify(digest, index.signedBytes, publicKey, signature.signature)) throw new Error('APKINDEX.tar.gz: bad signature');
     for (const entry of index.entries) {
-      const pkg = await fetch(`${url}/apk/v1/main/x86_64/${entry.name}-${entry.version}.apk`);
-      if (!pkg.ok) throw new Error(`${entry.name}-${entry.version}.apk: HTTP ${pkg.status}`);
+      const identity = apkIdentity(await fetchBytes(`${base}${entry.name}-${entry.version}.apk`));
+      if (identity !== entry.checksum) throw new Error(`${entry.name}-${entry.version}.apk: C:${entry.checksum} in APKINDEX, ${identity} recomputed`);
     }
-    io.out(`check apk: APKINDEX signature verified (${signature.type}, ${keys.rsa!.keyName}), ${index.entries.length} packages fetchable`);
+    io.out(`check apk: APKINDEX signature verified (${signature.type}, ${keys.rsa!.keyName}), ${index.entries.length} packages fetched, every C: recomputed`);
     return index.entries.length === expected;
   },
 };
 
 const REPOSITORIES: readonly DemoRepository[] = [yum, apt, pacman, apk];
 
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
 /**
- * The main job, end to end on this machine: sample packages of every format, fresh keys, index
- * + sign, serve, print client configuration; with `check`, the real clients consume them.
+ * The `C:` identity apk computes for a package, from the bytes alone (node's zlib, not the apk
+ * reader): `Q1` + base64 SHA-1 of the control gzip member (the first one that is not the
+ * signature), or of everything from it to the end when .PKGINFO has no `datahash`.
+ */
+export function apkIdentity(bytes: Uint8Array): string {
+  const members = gzipMembers(bytes);
+  for (let i = 0; i < members.length; i++) {
+    const [start, end, tar] = members[i];
+    const names = tarEntries(tar);
+    if (names.size > 0 && [...names.keys()].every((n) => n.startsWith('.SIGN.'))) continue;
+    const pkginfo = names.get('.PKGINFO');
+    if (pkginfo === undefined) throw new Error('the control member has no .PKGINFO');
+    const covered = /^datahash = /m.test(pkginfo) ? bytes.subarray(start, end) : bytes.subarray(start);
+    return `Q1${createHash('sha1').update(covered).digest('base64')}`;
+  }
+  throw new Error('no control member');
+}
+
+/** [start, end, decompressed] of each concatenated gzip member. */
+function gzipMembers(bytes: Uint8Array): Array<[number, number, Buffer]> {
+  const members: Array<[number, number, Buffer]> = [];
+  let start = 0;
+  while (start < bytes.length) {
+    const flags = bytes[start + 3];
+    if (bytes[start] !== 0x1f || bytes[start + 1] !== 0x8b || bytes[start + 2] !== 8) throw new Error(`no gzip member at ${start}`);
+    let offset = start + 10;
+    if (flags & 4) offset += 2 + (bytes[offset] | (bytes[offset + 1] << 8));
+    if (flags & 8) offset = bytes.indexOf(0, offset) + 1;
+    if (flags & 16) offset = bytes.indexOf(0, offset) + 1;
+    if (flags & 2) offset += 2;
+    // with `info`, zlib also tells how many compressed bytes the member's deflate stream took
+    const inflated = inflateRawSync(bytes.subarray(offset), { info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    const { buffer, engine } = inflated;
+    const end = offset + engine.bytesWritten + 8;
+    members.push([start, end, buffer]);
+    start = end;
+  }
+  return members;
+}
+
+/** Entry names of a (possibly cut) tar stream, with the text of small regular files. */
+function tarEntries(tar: Buffer): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (let offset = 0; offset + 512 <= tar.length && tar[offset] !== 0;) {
+    const name = tar.subarray(offset, offset + 100).toString('utf8').replace(/\0.*$/s, '');
+    const size = parseInt(tar.subarray(offset + 124, offset + 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
+    entries.set(name, tar.subarray(offset + 512, offset + 512 + Math.min(size, 1 << 20)).toString('utf8'));
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  return entries;
+}
+
+/**
+ * The main job, end to end on this machine, on the local pipeline (the AWS deployment's parts):
+ * fresh keys; s3rver as the bucket; sample packages of every format uploaded through the S3 API;
+ * their events through each repository's rule and FIFO queue into the real indexer; the edge
+ * rules in front. Prints the client configuration; with `check`, the real clients consume it.
  */
 export async function runDemo(options: DemoOptions): Promise<boolean> {
   const { io } = options;
   const dir = path.resolve(options.dir ?? await mkdtemp(path.join(tmpdir(), 'pkgrepo-demo-')));
-  io.out(`demo repositories: ${dir}`);
+  io.out(`demo directory: ${dir}`);
 
   const secrets = path.join(dir, '.keys');
   const pgpFiles = await keygen({ type: 'pgp', name: KEY, outDir: secrets });
   const rsaFiles = await keygen({ type: 'rsa', name: KEY, outDir: secrets });
   const keys = await loadKeyFiles({ pgp: pgpFiles.privateKey, rsa: rsaFiles.privateKey, rsaKeyName: `${KEY}.rsa.pub` });
-  const published = path.join(dir, 'keys');
-  await mkdir(published, { recursive: true });
-  await writeFile(path.join(published, `${KEY}.asc`), keys.pgp!.publicKeyArmored);
-  await writeFile(path.join(published, `${KEY}.gpg`), keys.pgp!.publicKeyBinary);
-  await writeFile(path.join(published, `${KEY}.rsa.pub`), await readFile(rsaFiles.publicKey));
   io.out(`generated keys: OpenPGP RSA 4096 ${keys.pgp!.fingerprint}; apk RSA ${keys.rsa!.keyName}`);
 
-  const counts = new Map<FormatName, number>();
   let ok = true;
-  for (const repo of REPOSITORIES) {
-    const tree = path.join(dir, repo.tree);
-    counts.set(repo.format, await repo.build(tree, keys));
-    const report = await syncAll({ storage: new LocalStorage(tree), format: createFormat(repo.format, { localLinks: true }), keys });
-    for (const r of report.rejected) io.err(`rejected: ${path.join(tree, r.key)}: ${r.reason}`);
-    ok &&= report.rejected.length === 0;
-    io.out(`${repo.format}: indexed and signed ${report.units.map((u) => `${u.unit.id} (${u.packageCount} packages)`).join(', ')}`);
-  }
-
-  const server = await startServer({ root: dir, port: options.port });
+  const pipeline = await startLocalPipeline({
+    formats: REPOSITORIES.map((r) => r.format),
+    keys,
+    bucket: BUCKET,
+    port: options.port,
+    s3Directory: path.join(dir, 's3'),
+    onReport: (repository, report) => {
+      ok = printReport(io, repository, report) && ok;
+    },
+  });
   try {
+    io.out(`bucket: s3://${BUCKET} on s3rver at ${pipeline.endpoint}`);
+    io.out('pipeline: S3 object events -> upload rule per repository -> SQS FIFO queue (one message group per repository) '
+      + '-> indexer (batches of up to 10) -> signed indexes in the bucket -> edge rules -> clients');
+    const counts = new Map<FormatName, number>();
+    for (const repo of REPOSITORIES) {
+      const repository = repositoryOf(pipeline, repo.format);
+      const { files, count } = await repo.uploads(keys);
+      for (const file of files) await pipeline.upload(`${repository.prefix}${file.key}`, file.body);
+      counts.set(repo.format, count);
+      io.out(`${repo.format}: uploaded ${count} packages to s3://${BUCKET}/${repository.prefix}`);
+    }
+    await pipeline.waitForIdle();
+    for (const repository of pipeline.repositories) {
+      const dead = repository.deadLetterQueue.messages();
+      if (dead.length > 0) {
+        io.err(`${repository.format}: ${dead.length} upload events in the dead-letter queue: ${dead.map((m) => m.body).join(', ')}`);
+        ok = false;
+      }
+    }
+
     io.out('');
-    io.out(`serving ${dir} at ${server.url}/`);
+    io.out(`serving the repositories at ${pipeline.url}/ (the edge rules in front of the bucket)`);
     for (const repo of REPOSITORIES) {
       io.out('');
-      for (const line of repo.setup(server.url, keys)) io.out(line);
+      for (const line of repo.setup(repositoryOf(pipeline, repo.format).url, keys)) io.out(line);
     }
     io.out('');
     if (!options.check) {
-      io.out('Ctrl-C stops the server.');
+      io.out('Upload more packages through the S3 API and watch them get indexed, e.g.:');
+      io.out(`  AWS_ACCESS_KEY_ID=${S3RVER_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${S3RVER_CREDENTIALS.secretAccessKey} `
+        + `aws --endpoint-url ${pipeline.endpoint} s3 cp my-1.0-1.x86_64.rpm s3://${BUCKET}/yum/el/x86_64/`);
+      io.out('Ctrl-C stops the pipeline.');
       await options.waitForSignal();
       return ok;
     }
     for (const repo of REPOSITORIES) {
       try {
-        const passed = await repo.check(server.url, dir, keys, counts.get(repo.format)!, io);
+        const passed = await repo.check(repositoryOf(pipeline, repo.format).url, keys, counts.get(repo.format)!, io);
         if (!passed) io.err(`check ${repo.format}: FAIL: not every sample package was listed`);
         ok &&= passed;
       } catch (e) {
@@ -366,6 +449,20 @@ export async function runDemo(options: DemoOptions): Promise<boolean> {
     io.out(ok ? 'demo check: PASS (yum, apt, pacman, apk)' : 'demo check: FAIL');
     return ok;
   } finally {
-    await server.close();
+    await pipeline.stop();
   }
+}
+
+function repositoryOf(pipeline: LocalPipeline, format: FormatName): LocalRepository {
+  return pipeline.repositories.find((r) => r.format === format)!;
+}
+
+/** One line per unit the indexer published; rejections on stderr. Returns false if any package was rejected. */
+function printReport(io: Io, repository: LocalRepository, report: Report): boolean {
+  for (const u of report.units) {
+    const what = u.published ? 'published' : 'unchanged';
+    io.out(`indexer ${repository.format}: ${u.unit.id} ${what}, ${u.packageCount} packages (+${u.added.length} -${u.removed.length})`);
+  }
+  for (const r of report.rejected) io.err(`rejected: s3://${BUCKET}/${repository.prefix}${r.key}: ${r.reason}`);
+  return report.rejected.length === 0;
 }

@@ -1,8 +1,13 @@
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runDemo } from './demo';
 import { keygen, loadKeyFiles, PASSPHRASE_ENV } from './keys';
-import { startServer } from './serve';
+import { detectEdgeConfig, startServer } from './serve';
+import { addFileToken, FileTokenStore, readTokenFile, removeFileToken } from '../edge/file-token-store';
+import { parseEdgeConfig } from '../edge/router';
+import { addSsmToken, listSsmTokens, removeSsmToken } from '../edge/ssm-token-store';
 import { syncAll, type Report } from '../engine/engine';
 import type { FormatName } from '../engine/format';
 import { createFormat, FORMAT_NAMES } from '../engine/formats';
@@ -33,6 +38,25 @@ interface IndexOptions {
   readonly label?: string;
   readonly repo?: string;
   readonly quiet?: boolean;
+}
+
+interface TokenOptions {
+  readonly file?: string;
+  readonly ssmPath?: string;
+  readonly region?: string;
+}
+
+/** Where `pkgrepo token` keeps tokens: exactly one of --file and --ssm-path. */
+function tokenStoreOf(opts: TokenOptions): { kind: 'file'; file: string } | { kind: 'ssm'; path: string } {
+  if ((opts.file === undefined) === (opts.ssmPath === undefined)) throw new InvalidArgumentError('give exactly one of --file FILE and --ssm-path PATH');
+  if (opts.file !== undefined) return { kind: 'file', file: path.resolve(opts.file) };
+  if (!/^\/([A-Za-z0-9_.-]+\/)+$/.test(opts.ssmPath!)) throw new InvalidArgumentError('--ssm-path is a parameter path that starts and ends with "/"');
+  return { kind: 'ssm', path: opts.ssmPath! };
+}
+
+async function ssmClient(region: string | undefined): Promise<SSMClient> {
+  const { SSMClient: Client } = await import('@aws-sdk/client-ssm');
+  return new Client(region ? { region } : {});
 }
 
 /** Build the `pkgrepo` command. Exit codes are set on `process.exitCode` by the actions. */
@@ -93,23 +117,85 @@ export function program(io: Io = processIo): Command {
     });
 
   cli.command('serve')
-    .description('Serve DIR read-only over HTTP on 127.0.0.1 until interrupted.')
+    .description('Serve DIR read-only over HTTP on 127.0.0.1 until interrupted, through the same router as the\n'
+      + 'CDN: pacman\'s .db names, key aliases, setup files under <prefix>setup/, directory listings,\n'
+      + 'content types and Cache-Control; private repositories need a read token.\n'
+      + 'The repositories are found from the indexes in DIR (one per top-level directory) unless --config\n'
+      + 'describes them (the JSON the constructs bake into the edge function).\n'
+      + 'With --plain, DIR is served as plain static files instead.')
     .argument('<dir>', 'directory to serve')
     .option('--port <port>', 'TCP port (0: any free port)', port, 8080)
-    .action(async (dir: string, opts: { port: number }) => {
-      const server = await startServer({ root: dir, port: opts.port });
+    .option('--config <file>', 'edge configuration (JSON): repositories, prefixes, names, setup paths, private flags')
+    .option('--tokens <file>', 'read tokens (made with `pkgrepo token add --file`); without --config, every repository becomes private')
+    .option('--plain', 'serve static files only, without the router')
+    .action(async (dir: string, opts: { port: number; config?: string; tokens?: string; plain?: boolean }) => {
+      if (opts.plain && (opts.config || opts.tokens)) throw new InvalidArgumentError('--plain serves files only: it takes neither --config nor --tokens');
+      const router = opts.plain ? undefined : opts.config
+        ? parseEdgeConfig(JSON.parse(await readFile(opts.config, 'utf8')))
+        : await detectEdgeConfig(dir, { private: opts.tokens !== undefined });
+      if (router?.repositories.some((r) => r.private) && !opts.tokens) throw new InvalidArgumentError('the configuration has private repositories: give --tokens FILE');
+      const tokens = opts.tokens ? new FileTokenStore(path.resolve(opts.tokens)) : undefined;
+      const server = await startServer({ root: dir, port: opts.port, router, tokens });
       io.out(`serving ${path.resolve(dir)} at ${server.url}/ (Ctrl-C stops)`);
+      for (const r of router?.repositories ?? []) {
+        io.out(`  ${r.format} ${r.private ? '(private) ' : ''}${server.url}/${r.prefix}  setup: curl -fsSL ${r.private ? '-u NAME:TOKEN ' : ''}${server.url}/${r.prefix}setup/setup.sh | sudo sh`);
+      }
       await waitForSignal();
       await server.close();
     });
 
+  const token = cli.command('token')
+    .description('Manage the read tokens of private repositories: in a JSON file (pkgrepo serve --tokens FILE) or\n'
+      + 'as SSM parameters under a path (what a RepositoryHost\'s edge function reads; see its\n'
+      + 'tokenParameterPath). Only a salted SHA-256 of each token is stored; `add` prints the token once.\n'
+      + 'Clients send it as HTTP basic auth: user NAME, password TOKEN.');
+  const where = (command: Command) => command
+    .option('--file <file>', 'the token file')
+    .option('--ssm-path <path>', 'the SSM parameter path (starts and ends with "/")')
+    .option('--region <region>', 'AWS region of the SSM parameters (default: from the environment)');
+  where(token.command('add'))
+    .description('Make a new token NAME and print it (once).')
+    .argument('<name>', 'token name: the basic-auth user (letters, digits, _ . -)')
+    .option('--prefix <prefix...>', 'repository prefixes the token may read (default: every private repository)')
+    .action(async (name: string, opts: TokenOptions & { prefix?: string[] }) => {
+      const store = tokenStoreOf(opts);
+      const { token: secret, record } = store.kind === 'file'
+        ? await addFileToken(store.file, name, { prefixes: opts.prefix })
+        : await addSsmToken(await ssmClient(opts.region), store.path, name, { prefixes: opts.prefix });
+      io.out(`token ${record.name}: ${secret}`);
+      io.out(`(shown once; ${store.kind === 'file' ? store.file : `${store.path}${name}`} keeps only its salted SHA-256)`);
+      io.out(`clients: HTTP basic auth, user ${record.name}, password the token; e.g. curl -fsSL -u ${record.name}:TOKEN <repository URL>setup/setup.sh | sudo sh`);
+    });
+  where(token.command('remove'))
+    .description('Revoke the token NAME (at the edge within its cache period, a minute by default).')
+    .argument('<name>', 'token name')
+    .action(async (name: string, opts: TokenOptions) => {
+      const store = tokenStoreOf(opts);
+      const removed = store.kind === 'file' ? await removeFileToken(store.file, name) : await removeSsmToken(await ssmClient(opts.region), store.path, name);
+      if (!removed) {
+        io.err(`no token named ${name}`);
+        process.exitCode = 1;
+        return;
+      }
+      io.out(`removed token ${name}`);
+    });
+  where(token.command('list'))
+    .description('List the tokens: name, creation time, the prefixes it may read.')
+    .action(async (opts: TokenOptions) => {
+      const store = tokenStoreOf(opts);
+      const records = store.kind === 'file' ? await readTokenFile(store.file) : await listSsmTokens(await ssmClient(opts.region), store.path);
+      for (const r of records) io.out(`${r.name}\t${r.created}\t${r.prefixes?.join(',') ?? '(all private repositories)'}`);
+    });
+
   cli.command('demo')
-    .description('Build sample packages, generate a key, index and sign the repository, serve it on\n'
-      + '127.0.0.1 and print the client configuration. With --check, run the real client against it\n'
-      + 'and exit with its verdict instead of serving on.')
-    .option('--dir <dir>', 'where to build the demo repository (default: a new temporary directory)')
-    .option('--port <port>', 'TCP port (0: any free port)', port, 0)
-    .option('--check', 'run the real clients and exit 0 when they accept the repository')
+    .description('Run the local pipeline (the AWS deployment\'s parts on 127.0.0.1: s3rver as the bucket, its object\n'
+      + 'events through each repository\'s rule into a FIFO queue, the real indexer, the edge rules in front),\n'
+      + 'upload sample packages of all four formats through the S3 API with fresh keys, and print the client\n'
+      + 'configuration. With --check, run the real clients against it and exit with their verdict instead of\n'
+      + 'serving on.')
+    .option('--dir <dir>', 'where to keep the keys and the bucket\'s data (default: a new temporary directory)')
+    .option('--port <port>', 'TCP port of the edge server (0: any free port)', port, 0)
+    .option('--check', 'run the real clients and exit 0 when they accept the repositories')
     .action(async (opts: { dir?: string; port: number; check?: boolean }) => {
       const ok = await runDemo({ dir: opts.dir, port: opts.port, check: opts.check ?? false, io, waitForSignal });
       process.exitCode = ok ? 0 : 1;

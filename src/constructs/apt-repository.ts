@@ -33,15 +33,15 @@ export interface AptRepositoryProps extends RepositoryProps {
   readonly label?: string;
 
   /**
-   * The distribution the client setup line (CfnOutput) names; the repository serves every
-   * distribution found under `pool/`.
+   * The distribution the client setup line (CfnOutput) and the generated setup files name;
+   * the repository serves every distribution found under `pool/`.
    *
    * @default 'stable'
    */
   readonly distribution?: string;
 
   /**
-   * The component the client setup line (CfnOutput) names.
+   * The component the client setup line (CfnOutput) and the generated setup files name.
    *
    * @default 'main'
    */
@@ -98,6 +98,7 @@ export class AptRepository extends Construct implements IPackageRepository {
       publishPatterns: ['*.deb'],
       manifestPatterns: ['dists/*'],
       formatOptions: { origin, label: props.label ?? origin },
+      setup: { distribution, components: [component] },
       clientSetup: (url, name) => aptSetup(url, name, distribution, component),
     };
     this.core = new RepositoryCore(this, 'Default', { ...props, descriptor });

@@ -16,10 +16,10 @@ import { assetDirectory } from './assets';
 import { FunctionRole } from './function-role';
 import { IndexerPackaging } from './indexer-packaging';
 import { RepositoryHost } from './repository-host';
-import type { RepositoryProps } from './repository-props';
+import { RepositoryAccess, type RepositoryProps } from './repository-props';
 import { SigningKey, SigningKeyType } from './signing-key';
 import { viaSsm } from './ssm';
-import type { EdgeFormat } from '../edge/router';
+import type { EdgeClientSetup, EdgeFormat } from '../edge/router';
 import { IndexerEnv } from '../handlers/contract';
 
 /** What a repository construct tells the shared wiring about its format. */
@@ -38,6 +38,8 @@ export interface FormatDescriptor {
   readonly rsaKeyName?: string;
   /** pacman: repository names whose `.db` links the edge maps. */
   readonly pacmanRepositories?: string[];
+  /** What the generated setup files say besides the setup path (apt: distribution and components). */
+  readonly setup?: EdgeClientSetup;
   /** The shell line that sets a client up, given the repository URL (ends in '/') and its name. */
   clientSetup(url: string, name: string): string;
 }
@@ -82,6 +84,8 @@ export class RepositoryCore extends Construct {
     const timeout = props.indexerTimeout ?? Duration.minutes(5);
     const memorySize = props.indexerMemorySize ?? 2048;
     validate(owner, this.prefix, timeout, memorySize, props.messageAgeAlarmThreshold);
+    validateSetupPath(owner, props.setupPath);
+    const name = repositoryName(owner);
 
     this.host = props.host ?? new RepositoryHost(owner, 'Host');
     this.host._addRepository({
@@ -90,11 +94,14 @@ export class RepositoryCore extends Construct {
       format: descriptor.format,
       manifestPatterns: descriptor.manifestPatterns,
       pacmanRepositories: descriptor.pacmanRepositories,
+      name,
+      private: props.access === RepositoryAccess.PRIVATE,
+      apkKeyName: descriptor.rsaKeyName,
+      setup: { ...descriptor.setup, ...(props.setupPath !== undefined ? { path: props.setupPath } : {}) },
     });
     this.bucket = this.host.bucket;
     this.distribution = this.host.distribution;
     this.repositoryUrl = `${this.host.url}${this.prefix}`;
-    const name = repositoryName(owner);
 
     const key = (props.signingKey ?? SigningKey.generate()).bind(this, {
       keyType: descriptor.keyType,
@@ -188,6 +195,10 @@ export class RepositoryCore extends Construct {
     new CfnOutput(this, 'ClientSetup', {
       description: `How a client uses the ${descriptor.format} repository ${owner.node.path}`,
       value: descriptor.clientSetup(this.repositoryUrl, name),
+    });
+    new CfnOutput(this, 'SetupCommand', {
+      description: `Sets a machine up for the ${descriptor.format} repository ${owner.node.path} (key and source, idempotent)`,
+      value: `curl -fsSL ${props.access === RepositoryAccess.PRIVATE ? '-u NAME:TOKEN ' : ''}${this.repositoryUrl}setup/setup.sh | sudo sh`,
     });
   }
 
@@ -302,6 +313,17 @@ function validate(scope: IConstruct, prefix: string, timeout: Duration, memorySi
   }
   if (ageThreshold && !ageThreshold.isUnresolved() && ageThreshold.toSeconds() < 60) {
     throw new Error(`${where}: messageAgeAlarmThreshold must be at least 1 minute, got ${ageThreshold.toHumanString()}`);
+  }
+}
+
+function validateSetupPath(scope: IConstruct, setupPath: string | undefined): void {
+  if (setupPath === undefined) return;
+  if (Token.isUnresolved(setupPath)) throw new Error(`${scope.node.path}: setupPath must be a literal string (it is baked into the edge function at synth)`);
+  if (!/^([A-Za-z0-9$._+-]+\/)*$/.test(setupPath) || setupPath.split('/').some((s) => s === '.' || s === '..')) {
+    throw new Error(
+      `${scope.node.path}: invalid setupPath ${JSON.stringify(setupPath)}: use '' or path segments of letters, digits, '$', '.', '_', '+', '-', `
+      + 'each ending in \'/\' (e.g. \'el/$releasever/$basearch/\')',
+    );
   }
 }
 

@@ -1,14 +1,15 @@
-import { Annotations, AspectPriority, Aspects, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, AspectPriority, Aspects, Aws, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledge } from './acknowledge';
+import { acknowledge, wildcardResourceFinding } from './acknowledge';
 import { DeferredAssetCode, edgeAssetDirectory } from './edge-code';
 import type { HostedRepository } from './hosted-repository';
-import type { EdgeRepository } from '../edge/router';
+import type { EdgeConfig, EdgeRepository } from '../edge/router';
 
 /**
  * Properties of a RepositoryHost.
@@ -79,6 +80,24 @@ export interface RepositoryHostProps {
    * @default false
    */
   readonly autoDeleteObjects?: boolean;
+
+  /**
+   * The SSM Parameter Store path (in the host's region) under which the read tokens of its
+   * private repositories live, one String parameter per token holding its salted hash
+   * (`pkgrepo token add NAME --ssm-path PATH` writes one). The edge function reads the path;
+   * tokens change without a deployment. Starts and ends with '/'.
+   *
+   * @default - `/cdk-package-repos/<unique id of the host>/tokens/`
+   */
+  readonly tokenParameterPath?: string;
+
+  /**
+   * How long an edge function instance keeps the tokens it read: a new token works, and a
+   * removed one stops working, at most this long after the change.
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly tokenCacheTtl?: Duration;
 }
 
 /**
@@ -104,10 +123,16 @@ export class RepositoryHost extends Construct {
   /** `https://<domainName>/`. */
   public readonly url: string;
 
+  /** The SSM parameter path of the read tokens of private repositories (see `tokenParameterPath`). */
+  public readonly tokenParameterPath: string;
+
   private readonly repositories: HostedRepository[] = [];
   private readonly origin: cloudfront.IOrigin;
   private readonly edgeCode = new DeferredAssetCode();
   private readonly manifestCachePolicy: cloudfront.ICachePolicy;
+  private readonly manifestCacheTtl: Duration;
+  private readonly tokenCacheTtl: Duration;
+  private tokenReadGranted = false;
 
   constructor(scope: Construct, id: string, props: RepositoryHostProps = {}) {
     super(scope, id);
@@ -132,6 +157,15 @@ export class RepositoryHost extends Construct {
     if (!ttl.isUnresolved() && (ttl.toSeconds() < 1 || ttl.toSeconds() > 3600)) {
       throw new Error(`manifestCacheTtl must be between 1 second and 1 hour, got ${ttl.toHumanString()}`);
     }
+    this.manifestCacheTtl = ttl;
+    this.tokenCacheTtl = props.tokenCacheTtl ?? Duration.minutes(1);
+    if (!this.tokenCacheTtl.isUnresolved() && this.tokenCacheTtl.toSeconds() > 3600) {
+      throw new Error(`tokenCacheTtl must be at most 1 hour, got ${this.tokenCacheTtl.toHumanString()}`);
+    }
+    this.tokenParameterPath = props.tokenParameterPath ?? `/cdk-package-repos/${Names.uniqueId(this)}/tokens/`;
+    if (Token.isUnresolved(this.tokenParameterPath) || !/^\/([A-Za-z0-9_.-]+\/)+$/.test(this.tokenParameterPath) || this.tokenParameterPath.length > 900) {
+      throw new Error(`tokenParameterPath must be a literal SSM parameter path starting and ending with '/', got ${JSON.stringify(this.tokenParameterPath)}`);
+    }
 
     this.bucket = props.bucket ?? this.createBucket(props);
     if (props.bucket) props.bucket.enableEventBridgeNotification();
@@ -142,7 +176,9 @@ export class RepositoryHost extends Construct {
       originAccessLevels: [cloudfront.AccessLevel.READ, cloudfront.AccessLevel.LIST],
     });
 
-    this.edgeFunction = new cloudfront.experimental.EdgeFunction(this, 'OriginRequest', {
+    // EdgeFunction creates the function in a us-east-1 stack shared by the whole stack, under
+    // this very id: make it unique per host so that several hosts in one stack can coexist
+    this.edgeFunction = new cloudfront.experimental.EdgeFunction(this, `OriginRequest${Names.uniqueId(this)}`, {
       description: `cdk-package-repos: path rules of ${this.node.path}`.slice(0, 256),
       runtime: lambda.Runtime.NODEJS_22_X,
       handler: 'index.handler',
@@ -166,7 +202,7 @@ export class RepositoryHost extends Construct {
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: `cdk-package-repos ${this.node.path}`.slice(0, 128),
       // packages and hash-named metadata never change under their name: cache long
-      defaultBehavior: { origin: this.origin, ...this.behavior(cloudfront.CachePolicy.CACHING_OPTIMIZED) },
+      defaultBehavior: { origin: this.origin, ...this.behavior(cloudfront.CachePolicy.CACHING_OPTIMIZED, this.edgeLambdas(['origin-request', 'origin-response'])) },
       // the edge function maps '/' there too; this keeps a bucket listing out of reach regardless
       defaultRootObject: 'index.html',
       domainNames: props.domainNames,
@@ -183,7 +219,7 @@ export class RepositoryHost extends Construct {
     // the edge configuration is complete only when every repository is constructed
     Aspects.of(this).add({
       visit: (node) => {
-        if (node === this) this.edgeCode.materialize(edgeAssetDirectory({ repositories: this.repositories.map(edgeRepository) }));
+        if (node === this) this.edgeCode.materialize(edgeAssetDirectory(this.edgeConfig()));
       },
     }, { priority: AspectPriority.MUTATING });
 
@@ -204,18 +240,105 @@ export class RepositoryHost extends Construct {
       }
     }
     this.repositories.push(repository);
+    const { prefix } = repository;
+    // the viewer request checks tokens (before the cache: a cached object is never served
+    // without one) and generates the setup files, which depend on the Host the viewer asked for
+    const objects: EdgeEvent[] = repository.private ? ['viewer-request', 'origin-request', 'origin-response'] : ['origin-request', 'origin-response'];
+    this.distribution.addBehavior(`${prefix}setup/*`, this.origin, this.behavior(cloudfront.CachePolicy.CACHING_DISABLED, this.edgeLambdas(['viewer-request'])));
     for (const pattern of repository.manifestPatterns) {
-      this.distribution.addBehavior(`${repository.prefix}${pattern}`, this.origin, this.behavior(this.manifestCachePolicy));
+      this.distribution.addBehavior(`${prefix}${pattern}`, this.origin, this.behavior(this.manifestCachePolicy, this.edgeLambdas(objects)));
+    }
+    if (repository.private) {
+      if (prefix === '') this.checkTokensOnDefaultBehavior(objects);
+      else this.distribution.addBehavior(`${prefix}*`, this.origin, this.behavior(cloudfront.CachePolicy.CACHING_OPTIMIZED, this.edgeLambdas(objects)));
+      this.grantEdgeTokenRead();
     }
   }
 
-  private behavior(cachePolicy: cloudfront.ICachePolicy): cloudfront.AddBehaviorOptions {
+  /**
+   * Lets `grantee` add, remove and list the read tokens of the host's private repositories
+   * (what `pkgrepo token --ssm-path` does).
+   */
+  public grantManageTokens(grantee: iam.IGrantable): iam.Grant {
+    const arns = this.tokenParameterArns();
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ssm:PutParameter', 'ssm:DeleteParameter', 'ssm:GetParameter', 'ssm:GetParametersByPath'],
+      resourceArns: arns,
+    });
+    const principal = grantee.grantPrincipal;
+    if (Construct.isConstruct(principal)) {
+      acknowledge(principal, { [wildcardResourceFinding(this, arns[1])]: 'grantManageTokens: the token parameters of the host (one per token, under its path), nothing else.' });
+    }
+    return grant;
+  }
+
+  /** The token path itself (GetParametersByPath) and every parameter under it. */
+  private tokenParameterArns(): string[] {
+    const stack = Stack.of(this);
+    const arn = (name: string) => stack.formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: name,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      // the edge function's stack (us-east-1, same account) reads this: no cross-stack reference
+      account: Token.isUnresolved(stack.account) ? Aws.ACCOUNT_ID : stack.account,
+    });
+    const path = this.tokenParameterPath.slice(1);
+    return [arn(path.slice(0, -1)), arn(`${path}*`)];
+  }
+
+  private grantEdgeTokenRead(): void {
+    if (this.tokenReadGranted) return;
+    this.tokenReadGranted = true;
+    const arns = this.tokenParameterArns();
+    this.edgeFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParametersByPath'], resources: arns }));
+    acknowledge(this.edgeFunction.lambda, {
+      [wildcardResourceFinding(this, arns[1])]: 'The edge function reads the read-token parameters of the host (one per token, under its path) to check requests for private repositories.',
+    });
+  }
+
+  /** A private repository at the root: every path, the default behaviour's too (rendered at construction: overridden). */
+  private checkTokensOnDefaultBehavior(events: readonly EdgeEvent[]): void {
+    const cfn = this.distribution.node.defaultChild as cloudfront.CfnDistribution;
+    cfn.addPropertyOverride('DistributionConfig.DefaultCacheBehavior.LambdaFunctionAssociations', this.edgeLambdas(events).map((association) => ({
+      EventType: association.eventType,
+      LambdaFunctionARN: association.functionVersion.edgeArn,
+    })));
+  }
+
+  private edgeConfig(): EdgeConfig {
+    const ttl = this.manifestCacheTtl;
+    const tokenTtl = this.tokenCacheTtl;
+    return {
+      repositories: this.repositories.map(edgeRepository),
+      ...(this.repositories.some((r) => r.private) ? {
+        tokens: {
+          ssmRegion: Stack.of(this).region,
+          ssmParameterPath: this.tokenParameterPath,
+          ...(tokenTtl.isUnresolved() ? {} : { cacheSeconds: tokenTtl.toSeconds() }),
+        },
+      } : {}),
+      ...(ttl.isUnresolved() ? {} : { manifestMaxAge: ttl.toSeconds() }),
+    };
+  }
+
+  private edgeLambdas(events: readonly EdgeEvent[]): cloudfront.EdgeLambda[] {
+    const types: Record<EdgeEvent, cloudfront.LambdaEdgeEventType> = {
+      'viewer-request': cloudfront.LambdaEdgeEventType.VIEWER_REQUEST,
+      'origin-request': cloudfront.LambdaEdgeEventType.ORIGIN_REQUEST,
+      'origin-response': cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE,
+    };
+    return events.map((event) => ({ functionVersion: this.edgeFunction.currentVersion, eventType: types[event] }));
+  }
+
+  private behavior(cachePolicy: cloudfront.ICachePolicy, edgeLambdas: cloudfront.EdgeLambda[]): cloudfront.AddBehaviorOptions {
     return {
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
       allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
       cachePolicy,
       compress: true,
-      edgeLambdas: [{ functionVersion: this.edgeFunction.currentVersion, eventType: cloudfront.LambdaEdgeEventType.ORIGIN_REQUEST }],
+      edgeLambdas,
     };
   }
 
@@ -272,10 +395,18 @@ export class RepositoryHost extends Construct {
   }
 }
 
+/** The Lambda@Edge events the host's function handles. */
+type EdgeEvent = 'viewer-request' | 'origin-request' | 'origin-response';
+
 function edgeRepository(repository: HostedRepository): EdgeRepository {
+  const setup = Object.keys(repository.setup).length > 0 ? { setup: repository.setup } : {};
   return {
     prefix: repository.prefix,
     format: repository.format,
     ...(repository.pacmanRepositories ? { pacmanRepositories: repository.pacmanRepositories } : {}),
+    name: repository.name,
+    ...(repository.private ? { private: true } : {}),
+    ...(repository.apkKeyName ? { apkKeyName: repository.apkKeyName } : {}),
+    ...setup,
   };
 }

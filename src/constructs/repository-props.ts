@@ -11,6 +11,22 @@ import type { RepositoryHost } from './repository-host';
 import type { ISigningKey } from './signing-key';
 
 /**
+ * Who may read a repository.
+ */
+export enum RepositoryAccess {
+  /** Anyone who knows the URL. */
+  PUBLIC = 'PUBLIC',
+  /**
+   * Clients with a read token only: HTTP basic auth (user: the token's name, password: the
+   * token), checked by the edge function on every request, cached objects included; anything
+   * else gets a bare 401. Tokens live hashed in SSM Parameter Store under the host's
+   * `tokenParameterPath` and are added and revoked without a deployment
+   * (`pkgrepo token add NAME --ssm-path PATH`).
+   */
+  PRIVATE = 'PRIVATE',
+}
+
+/**
  * Properties every repository construct accepts.
  */
 export interface RepositoryProps {
@@ -70,6 +86,25 @@ export interface RepositoryProps {
    * @default Duration.hours(1)
    */
   readonly messageAgeAlarmThreshold?: Duration;
+
+  /**
+   * Who may read the repository: everyone, or clients with a read token.
+   *
+   * @default RepositoryAccess.PUBLIC
+   */
+  readonly access?: RepositoryAccess;
+
+  /**
+   * The path under the prefix that the generated client setup files (`<prefix>setup/`) point
+   * clients at: the repository root holding `repodata/` (yum), pacman's `Server` directory,
+   * the `<branch>/<repo>` directory of apk's repositories line; '' or segments ending in '/'.
+   * Variables the client expands are allowed: dnf's `$releasever` and `$basearch` (e.g.
+   * `el/$releasever/$basearch/`), pacman's `$repo` and `$arch`. apt uses `distribution` and
+   * `component` instead.
+   *
+   * @default - yum and apk: '' (the prefix itself); pacman: `$repo/os/$arch/`
+   */
+  readonly setupPath?: string;
 }
 
 /**

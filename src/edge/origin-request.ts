@@ -1,16 +1,36 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { EDGE_CONFIG_FILE, parseEdgeConfig, route, type EdgeConfig } from './router';
+import type { TokenStore } from './access';
+import { objectHeaders } from './headers';
+import { decodePath, EDGE_CONFIG_FILE, parseEdgeConfig, route, type EdgeConfig } from './router';
+import { SsmTokenStore } from './ssm-token-store';
+import { viewerRequest, type GeneratedResponse } from './viewer';
 
-/** The parts of a CloudFront origin-request event this handler reads. */
-export interface OriginRequestEvent {
-  readonly Records: ReadonlyArray<{ readonly cf: { readonly request: CloudFrontRequest } }>;
-}
+/**
+ * The Lambda@Edge function of a RepositoryHost: one handler for the three events it is
+ * associated with, each a thin adapter over the router module.
+ * - viewer-request (setup paths, and every path of a private repository): access check and
+ *   generated setup files (viewer.ts);
+ * - origin-request (every path): path rewriting and S3 key encoding (router.ts `route`);
+ * - origin-response (every path): content type and cache lifetime per object class
+ *   (headers.ts), before CloudFront caches the object.
+ */
+
+/** A CloudFront header list. */
+export type CloudFrontHeaders = Record<string, Array<{ key?: string; value: string }>>;
 
 /** A CloudFront request (the fields the router needs; the rest passes through untouched). */
 export interface CloudFrontRequest {
   uri: string;
   readonly method?: string;
+  headers?: CloudFrontHeaders;
+  readonly [field: string]: unknown;
+}
+
+/** The response of an origin-response event (the fields the router needs). */
+export interface CloudFrontOriginResponse {
+  readonly status: string;
+  headers: CloudFrontHeaders;
   readonly [field: string]: unknown;
 }
 
@@ -18,31 +38,93 @@ export interface CloudFrontRequest {
 export interface CloudFrontResponse {
   readonly status: string;
   readonly statusDescription: string;
-  readonly headers: Record<string, Array<{ key: string; value: string }>>;
+  readonly headers: CloudFrontHeaders;
   readonly body: string;
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found' };
+/** The event types the handler serves. */
+export type EdgeEventType = 'viewer-request' | 'origin-request' | 'origin-response';
 
-/** Apply the router to one request: the request to forward (uri rewritten) or a response. */
+/** The parts of a CloudFront event this handler reads. */
+export interface OriginRequestEvent {
+  readonly Records: ReadonlyArray<{
+    readonly cf: {
+      readonly config?: { readonly eventType?: string; readonly distributionDomainName?: string };
+      readonly request: CloudFrontRequest;
+      readonly response?: CloudFrontOriginResponse;
+    };
+  }>;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable',
+};
+
+/** Headers whose spelling CloudFront shows in `key`. */
+const HEADER_KEYS: Record<string, string> = {
+  'content-type': 'Content-Type',
+  'cache-control': 'Cache-Control',
+  'www-authenticate': 'WWW-Authenticate',
+  'retry-after': 'Retry-After',
+};
+
+function cloudFrontHeaders(headers: Readonly<Record<string, string>>): CloudFrontHeaders {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [{ key: HEADER_KEYS[name] ?? name, value }]]));
+}
+
+function generated(response: GeneratedResponse): CloudFrontResponse {
+  return {
+    status: String(response.status),
+    statusDescription: STATUS_TEXT[response.status],
+    headers: cloudFrontHeaders(response.headers),
+    body: response.body,
+  };
+}
+
+/** origin-request: the request to forward (uri rewritten and encoded for S3), or a response. */
 export function handleRequest(request: CloudFrontRequest, config: EdgeConfig): CloudFrontRequest | CloudFrontResponse {
   const result = route(request.uri, config);
   if (result.kind === 'origin') {
     request.uri = `/${result.key}`;
     return request;
   }
-  return {
-    status: String(result.status),
-    statusDescription: STATUS_TEXT[result.status],
-    headers: {
-      'content-type': [{ key: 'Content-Type', value: 'text/plain; charset=utf-8' }],
-      'cache-control': [{ key: 'Cache-Control', value: 'public, max-age=60' }],
-    },
+  return generated({
+    status: result.status,
+    headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'public, max-age=60' },
     body: `${result.status} ${STATUS_TEXT[result.status]}: ${result.reason}\n`,
-  };
+  });
+}
+
+/** viewer-request: access check and setup files; the request goes on without its Authorization header. */
+export async function handleViewerRequest(
+  request: CloudFrontRequest, config: EdgeConfig, tokens?: TokenStore,
+): Promise<CloudFrontRequest | CloudFrontResponse> {
+  const header = (name: string) => request.headers?.[name]?.[0]?.value;
+  const decision = await viewerRequest({
+    method: request.method ?? 'GET',
+    uri: request.uri,
+    host: header('host'),
+    scheme: 'https',
+    authorization: header('authorization'),
+  }, config, tokens);
+  if (decision.kind === 'respond') return generated(decision.response);
+  if (request.headers) delete request.headers.authorization;
+  return request;
+}
+
+/** origin-response: the content type and Cache-Control of the object's class, for CloudFront's cache and the viewer. */
+export function handleOriginResponse(request: CloudFrontRequest, response: CloudFrontOriginResponse, config: EdgeConfig): CloudFrontOriginResponse {
+  if (!['200', '206', '304'].includes(response.status)) return response;
+  const key = decodePath(request.uri.replace(/^\//, ''));
+  if (key === undefined) return response;
+  const headers = objectHeaders(key, config);
+  response.headers['content-type'] = [{ key: 'Content-Type', value: headers.contentType }];
+  response.headers['cache-control'] = [{ key: 'Cache-Control', value: headers.cacheControl }];
+  return response;
 }
 
 let loaded: EdgeConfig | undefined;
+let tokenStore: TokenStore | undefined;
 
 /** The baked configuration, read once per execution environment. */
 function bakedConfig(): EdgeConfig {
@@ -50,7 +132,22 @@ function bakedConfig(): EdgeConfig {
   return loaded;
 }
 
-/** Lambda@Edge origin-request entry point. */
-export async function handler(event: OriginRequestEvent): Promise<CloudFrontRequest | CloudFrontResponse> {
-  return handleRequest(event.Records[0].cf.request, bakedConfig());
+/** The token store of the baked configuration (kept across requests: it caches). */
+function bakedTokens(config: EdgeConfig): TokenStore | undefined {
+  if (!tokenStore && config.tokens) {
+    const { ssmRegion, ssmParameterPath, cacheSeconds } = config.tokens;
+    tokenStore = new SsmTokenStore({ region: ssmRegion, parameterPath: ssmParameterPath, cacheSeconds });
+  }
+  return tokenStore;
+}
+
+/** Lambda@Edge entry point (an event without an event type is an origin request, as before). */
+export async function handler(event: OriginRequestEvent): Promise<CloudFrontRequest | CloudFrontResponse | CloudFrontOriginResponse> {
+  const { cf } = event.Records[0];
+  const config = bakedConfig();
+  switch (cf.config?.eventType ?? 'origin-request') {
+    case 'viewer-request': return handleViewerRequest(cf.request, config, bakedTokens(config));
+    case 'origin-response': return handleOriginResponse(cf.request, cf.response!, config);
+    default: return handleRequest(cf.request, config);
+  }
 }

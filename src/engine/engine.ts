@@ -1,5 +1,6 @@
 import type { IndexedPackage, OutputFile, PackageObject, RepositoryFormat, RepositoryUnit, UnitIndex } from './format';
 import { collectGarbage, DEFAULT_GRACE_MS, DEFAULT_MIN_GENERATIONS } from './garbage';
+import { writeDirectoryListing } from './listing';
 import { PackageFormatError } from '../formats/errors';
 import type { SigningKeys } from '../signing/signer';
 import type { ObjectInfo, Storage } from '../storage/storage';
@@ -153,7 +154,10 @@ async function updateUnit(
   const removed: string[] = [];
   const rejected: Rejection[] = [];
 
-  for (const [key, info] of [...candidates].sort(([a], [b]) => a.localeCompare(b))) {
+  const toRead: ObjectInfo[] = [];
+  // ordinal order (UTF-16 code units), the order formats sort their indexes in: packages are
+  // read in the order they will be listed
+  for (const [key, info] of [...candidates].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const current = entries.get(key);
     if (!info) {
       if (current) {
@@ -163,17 +167,27 @@ async function updateUnit(
       continue;
     }
     if (current && current.size === info.size) continue; // indexed already: never read again
+    toRead.push(info);
+  }
+  // several packages in flight (storage latency overlaps parsing); results are applied in key order
+  const outcomes = await inOrderBounded(toRead, READ_CONCURRENCY, READ_CONCURRENCY_BYTES, (info) => info.size, async (info) => {
     try {
-      const entry = await format.readPackage(packageObject(storage, info), unit);
-      entries.set(key, entry);
-      added.push(entry);
+      return { entry: await format.readPackage(packageObject(storage, info), unit) };
     } catch (e) {
       if (e instanceof StorageReadError) throw e;
-      const reason = e instanceof PackageFormatError ? e.message : `unexpected error reading the package: ${(e as Error)?.message ?? String(e)}`;
-      rejected.push({ key, reason });
-      log(`rejected: ${key}: ${reason}`);
+      return { reason: e instanceof PackageFormatError ? e.message : `unexpected error reading the package: ${(e as Error)?.message ?? String(e)}` };
     }
-  }
+  });
+  toRead.forEach((info, i) => {
+    const outcome = outcomes[i];
+    if ('entry' in outcome) {
+      entries.set(info.key, outcome.entry);
+      added.push(outcome.entry);
+    } else {
+      rejected.push({ key: info.key, reason: outcome.reason });
+      log(`rejected: ${info.key}: ${outcome.reason}`);
+    }
+  });
 
   const changed = added.length > 0 || removed.length > 0;
   const publishing = changed || !hadIndex || index.stale === true;
@@ -181,6 +195,8 @@ async function updateUnit(
   if (publishing) {
     const files = await format.render(unit, entries, index, { keys: options.keys, now });
     await publish(storage, files);
+    // a page a person can browse, written after the index it describes
+    await writeDirectoryListing(storage, format.name, unit, entries.values(), now);
     log(`published ${unit.id}: ${entries.size} packages (+${added.length} -${removed.length})`);
     collected = await collectGarbage({
       storage,
@@ -194,6 +210,58 @@ async function updateUnit(
     for (const key of collected) log(`collected superseded ${key}`);
   }
   return { unit, added, removed, rejected, published: publishing, packageCount: entries.size, collected };
+}
+
+/** Packages read at the same time, at most. */
+const READ_CONCURRENCY = 16;
+/** Bytes of packages read at the same time, at most (a larger package is read alone). */
+const READ_CONCURRENCY_BYTES = 64 * 1024 ** 2;
+
+/**
+ * `run` over every item with at most `limit` calls (and `byteLimit` of `sizeOf`) in flight,
+ * the results in the items' order. When a call throws, no new call starts; the error is
+ * thrown once the calls in flight have settled.
+ */
+async function inOrderBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  byteLimit: number,
+  sizeOf: (item: T) => number,
+  run: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let inFlight = 0;
+  let bytesInFlight = 0;
+  let failure: { error: unknown } | undefined;
+  return new Promise((resolve, reject) => {
+    const pump = () => {
+      if (failure) {
+        if (inFlight === 0) reject(failure.error);
+        return;
+      }
+      if (next === items.length && inFlight === 0) {
+        resolve(results);
+        return;
+      }
+      while (next < items.length && inFlight < limit && (inFlight === 0 || bytesInFlight + sizeOf(items[next]) <= byteLimit)) {
+        const i = next++;
+        const size = sizeOf(items[i]);
+        inFlight++;
+        bytesInFlight += size;
+        run(items[i]).then((result) => {
+          results[i] = result;
+        }, (error: unknown) => {
+          failure ??= { error };
+        }).finally(() => {
+          inFlight--;
+          bytesInFlight -= size;
+          pump();
+        });
+      }
+    };
+    pump();
+  });
 }
 
 async function hasPublishedIndex(options: EngineOptions, unit: RepositoryUnit): Promise<boolean> {

@@ -102,17 +102,24 @@ describe('pkgrepo CLI', () => {
     expect(r.out).toMatch(/1 packages \(1 added, 0 removed, 1 rejected\)/);
   });
 
-  it('demo --check builds, signs and serves all four formats, and the real clients accept them', async () => {
+  it('demo --check runs all four formats through the local pipeline, and the real clients accept them', async () => {
     const io = capture();
     const ok = await runDemo({ dir: path.join(work, 'demo'), port: 0, check: true, io, waitForSignal: async () => undefined });
     expect(io.err_).toEqual([]);
     expect(ok).toBe(true);
     const out = io.out_.join('\n');
+    // uploaded through the S3 API, indexed by the indexer from the queue, served by the edge server
+    expect(out).toMatch(/bucket: s3:\/\/pkgrepo-demo on s3rver at http:\/\/127\.0\.0\.1:\d+/);
+    for (const [format, unit, count] of [['yum', 'yum:el/x86_64/', 4], ['apt', 'apt:stable', 3], ['pacman', 'pacman:demo/x86_64/', 3], ['apk', 'apk:v1/main/x86_64', 2]]) {
+      expect(out).toContain(`${format}: uploaded ${count} packages to s3://pkgrepo-demo/${format}/`);
+      expect(out).toContain(`indexer ${format}: ${unit} published, ${count} packages`);
+    }
     expect(out).toMatch(/check yum: dnf verified repomd\.xml\.asc .* 4 packages/);
     expect(out).toMatch(/check apt: apt-get verified InRelease .* 3 packages/);
     expect(out).toMatch(/check pacman: pacman verified demo\.db\.sig .* 3 packages/);
-    expect(out).toMatch(/check apk: APKINDEX signature verified \(RSA, pkgrepo-demo\.rsa\.pub\), 2 packages/);
+    expect(out).toMatch(/check apk: APKINDEX signature verified \(RSA, pkgrepo-demo\.rsa\.pub\), 2 packages fetched, every C: recomputed/);
     expect(out).toMatch(/demo check: PASS/);
-    expect(io.out_.join('\n')).toMatch(/baseurl=http:\/\/127\.0\.0\.1:\d+\/yum\/el\/x86_64\//);
+    expect(out).toMatch(/baseurl=http:\/\/127\.0\.0\.1:\d+\/yum\/el\/x86_64\//);
+    expect(out).toMatch(/gpgkey=http:\/\/127\.0\.0\.1:\d+\/yum\/keys\/repository\.asc/);
   });
 });

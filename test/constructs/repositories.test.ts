@@ -181,12 +181,15 @@ describe.each(cases)('$name with zero props', (c) => {
         DefaultCacheBehavior: Match.objectLike({
           ViewerProtocolPolicy: 'redirect-to-https',
           CachePolicyId: '658327ea-f89d-4fab-a63d-7e88639e58f6', // CachingOptimized: packages and hash-named files
-          LambdaFunctionAssociations: [{ EventType: 'origin-request', LambdaFunctionARN: Match.anyValue() }],
+          LambdaFunctionAssociations: [
+            { EventType: 'origin-request', LambdaFunctionARN: Match.anyValue() },
+            { EventType: 'origin-response', LambdaFunctionARN: Match.anyValue() },
+          ],
         }),
       }),
     });
     edge.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Handler: 'index.handler' });
-    expect(bakedEdgeConfig(app)).toEqual({ repositories: [{ prefix: c.prefix, format: c.name.replace('Repository', '').toLowerCase() }] });
+    expect(bakedEdgeConfig(app)).toMatchObject({ repositories: [{ prefix: c.prefix, format: c.name.replace('Repository', '').toLowerCase(), name: 'repo' }] });
   });
 
   it('caches the fixed-name manifests for a short time in their own behaviours', () => {
@@ -194,7 +197,10 @@ describe.each(cases)('$name with zero props', (c) => {
       CachePolicyConfig: Match.objectLike({ DefaultTTL: 60, MaxTTL: 60, MinTTL: 0 }),
     });
     const distribution = Object.values(main.findResources('AWS::CloudFront::Distribution'))[0];
-    const behaviors = distribution.Properties.DistributionConfig.CacheBehaviors as Array<Record<string, any>>;
+    const all = distribution.Properties.DistributionConfig.CacheBehaviors as Array<Record<string, any>>;
+    // the generated setup files have a behaviour of their own, first (see test/edge/constructs.test.ts)
+    expect(all[0].PathPattern).toBe(`${c.prefix}setup/*`);
+    const behaviors = all.slice(1);
     expect(behaviors.map((b) => b.PathPattern)).toEqual(c.manifestPatterns);
     for (const behavior of behaviors) {
       expect(behavior.CachePolicyId).toEqual({ Ref: expect.stringMatching(/ManifestCachePolicy/) });

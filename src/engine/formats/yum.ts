@@ -1,26 +1,57 @@
 import { createHash } from 'node:crypto';
-import * as zlib from 'node:zlib';
 import { compressionOfName, decompress } from '../../formats/compression';
-import { PackageFormatError } from '../../formats/errors';
+import { check, PackageFormatError } from '../../formats/errors';
 import {
-  filelistsPackageXml, filelistsXmlFooter, filelistsXmlHeader,
-  mergeMetadata, otherPackageXml, otherXmlFooter, otherXmlHeader,
-  parseFilelists, parseOther, parsePrimary, parseRepomd, parseRpm,
-  primaryPackageXml, primaryXmlFooter, primaryXmlHeader, rpmHeaderSpan, writeRepomd,
-  type Repomd, type RepomdRecord, type RpmPackage,
+  chunkLengths, eachFilelistsPackage, eachOtherPackage, eachPrimaryPackage,
+  filelistsPackageXml, filelistsXmlFooter, filelistsXmlHeader, gunzipMember, gzipMember, isChunkEnd,
+  METADATA_WRITER_VERSION, otherPackageXml, otherXmlFooter, otherXmlHeader, parseRepomd, parseRpm, pkgIdOf,
+  primaryPackageXml, primarySummary, primaryXmlFooter, primaryXmlHeader, rpmHeaderSpan, sameIdentity, splitPackages,
+  taggedMembers, writeRepomd,
+  type PackageIdentity, type Repomd, type RepomdRecord, type RpmPackage, type TaggedMember,
 } from '../../formats/rpm';
 import type { Storage } from '../../storage/storage';
 import type { IndexedPackage, OutputFile, PackageObject, RenderContext, RepositoryFormat, RepositoryUnit, UnitIndex } from '../format';
 
-/** One package of an rpm-md index. */
+/** The three metadata files of an rpm-md repository, in the order they are written. */
+type DataType = 'primary' | 'filelists' | 'other';
+const DATA_TYPES: readonly DataType[] = ['primary', 'filelists', 'other'];
+
+/**
+ * One package's elements in primary.xml, filelists.xml and other.xml, as the writers render
+ * them, UTF-8 encoded (compact, and outside the JavaScript heap the garbage collector scans).
+ */
+export type PackageXml = Readonly<Record<DataType, Buffer>>;
+
+/**
+ * One package of an rpm-md index. The engine keeps thousands: an entry holds the package's
+ * rendered XML (a package read in this run, or one of an index another tool made) or the
+ * number of the chunk of our loaded index that holds it, never the parsed package model.
+ */
 export interface YumEntry extends IndexedPackage {
-  readonly pkg: RpmPackage;
+  /** SHA-256 of the package file (`pkgid`). */
+  readonly pkgId: string;
+  /** Its XML, rendered once when it was read. */
+  readonly xml?: PackageXml;
+  /** A package of our own loaded index: which of its chunks holds its XML. */
+  readonly chunk?: number;
+}
+
+/** A chunk of our own loaded index: the same packages in one gzip member of each file. */
+interface LoadedChunk {
+  /** Storage keys of its packages, in order. */
+  readonly keys: readonly string[];
+  readonly pkgIds: readonly string[];
+  readonly members: Readonly<Record<DataType, Uint8Array>>;
+  /** primary.xml's text of the chunk, inflated on load (the new open-checksum hashes it again). */
+  readonly primaryText: Buffer;
 }
 
 /** What the engine carries from the loaded index to the next render. */
 interface YumState {
   /** Records of the published repomd.xml that we do not write ourselves (comps, updateinfo, modules): kept. */
   readonly foreignRecords: readonly RepomdRecord[];
+  /** Chunks of our own index, reused where their packages did not change; none for another tool's index. */
+  readonly chunks: readonly LoadedChunk[];
 }
 
 export interface YumFormatOptions {
@@ -32,8 +63,14 @@ export interface YumFormatOptions {
 
 /** The most metadata (uncompressed) one repository may have: 4 GiB. */
 const MAX_METADATA_BYTES = 4 * 1024 ** 3;
+/** The most one chunk of metadata (one gzip member) may hold uncompressed: 256 MiB. */
+const MAX_CHUNK_BYTES = 256 * 1024 ** 2;
 /** The largest header region an .rpm may have before its payload: 256 MiB. */
 const MAX_HEADER_SPAN = 256 * 1024 ** 2;
+/** Packages up to this size are read whole; larger ones are streamed. */
+const WHOLE_READ_BYTES = 8 * 1024 ** 2;
+/** Chunks being inflated or compressed ahead of the one being hashed, per file. */
+const CHUNK_WINDOW = 6;
 /** Records this format writes; everything else in an adopted repomd.xml is carried over. */
 const OWN_RECORDS = new Set(['primary', 'filelists', 'other']);
 /** SQLite databases of an adopted repository: dropped, since they would go stale. */
@@ -45,6 +82,7 @@ const DROPPED_RECORDS = new Set(['primary_db', 'filelists_db', 'other_db', 'prim
  */
 export function yumFormat(options: YumFormatOptions = {}): RepositoryFormat<YumEntry> {
   const level = options.compressionLevel ?? 6;
+  const precompressions = new Map<string, Precompression>();
   return {
     name: 'yum',
     isPackage: (key) => key.endsWith('.rpm'),
@@ -56,9 +94,29 @@ export function yumFormat(options: YumFormatOptions = {}): RepositoryFormat<YumE
       const name = key.slice(u.root.length + 'repodata/'.length);
       return /^[0-9a-f]{64}-(primary|filelists|other)\.xml(\.(gz|zst|xz|bz2))?$/.test(name);
     },
-    loadIndex: (storage, u) => loadIndex(storage, u),
-    readPackage: (pkg, u) => readPackage(pkg, u, options.changelogLimit),
-    render: (u, entries, previous, ctx) => render(u, entries, previous, ctx, level),
+    loadIndex: async (storage, u) => {
+      const index = await loadIndex(storage, u);
+      // a new index: compress chunks while packages are still being read (see Precompression)
+      if (index.entries.size === 0) precompressions.set(u.id, new Precompression(level));
+      else precompressions.delete(u.id);
+      return index;
+    },
+    readPackage: async (pkg, u) => {
+      const precompression = precompressions.get(u.id);
+      const slot = precompression?.reserve();
+      let entry: YumEntry | undefined;
+      try {
+        entry = await readPackage(pkg, u, options.changelogLimit);
+        return entry;
+      } finally {
+        if (slot !== undefined) precompression!.settle(slot, entry);
+      }
+    },
+    render: (u, entries, previous, ctx) => {
+      const precompression = precompressions.get(u.id);
+      precompressions.delete(u.id);
+      return render(u, entries, previous, ctx, level, precompression);
+    },
   };
 }
 
@@ -75,47 +133,197 @@ export function rootOfPackage(key: string): string {
   return dirs.length ? `${dirs.join('/')}/` : '';
 }
 
+function utf8(text: string): Buffer {
+  return Buffer.from(text, 'utf8');
+}
+
+function evrOf(p: Pick<PackageIdentity, 'epoch' | 'version' | 'release'>): string {
+  return `${p.epoch && p.epoch !== '0' ? `${p.epoch}:` : ''}${p.version}-${p.release}`;
+}
+
+/** The entry of a package read in this run: its XML rendered now, the model let go. */
 function entryOf(root: string, pkg: RpmPackage): YumEntry {
-  const evr = `${pkg.epoch && pkg.epoch !== '0' ? `${pkg.epoch}:` : ''}${pkg.version}-${pkg.release}`;
-  return { key: root + pkg.location.href, size: pkg.size.package, name: pkg.name, version: evr, arch: pkg.arch, pkg };
+  return {
+    key: root + pkg.location.href,
+    size: pkg.size.package,
+    name: pkg.name,
+    version: evrOf(pkg),
+    arch: pkg.arch,
+    pkgId: pkg.pkgId,
+    xml: { primary: utf8(primaryPackageXml(pkg)), filelists: utf8(filelistsPackageXml(pkg)), other: utf8(otherPackageXml(pkg)) },
+  };
+}
+
+/** The packages of a loaded index, and its chunks when we wrote it. */
+interface LoadedIndex {
+  readonly entries: Map<string, YumEntry>;
+  readonly chunks: LoadedChunk[];
+}
+
+/** One metadata file named by repomd.xml, as stored. */
+interface StoredFile {
+  readonly type: DataType;
+  readonly record: RepomdRecord;
+  readonly bytes: Uint8Array;
 }
 
 async function loadIndex(storage: Storage, u: RepositoryUnit): Promise<UnitIndex<YumEntry>> {
   const repomdBytes = await storage.get(`${u.root}repodata/repomd.xml`);
-  if (!repomdBytes) return { entries: new Map(), state: { foreignRecords: [] } satisfies YumState };
+  if (!repomdBytes) return { entries: new Map(), state: { foreignRecords: [], chunks: [] } satisfies YumState };
   const repomd = parseRepomd(Buffer.from(repomdBytes).toString('utf8'));
-  const record = (type: string) => {
-    const found = repomd.records.find((r) => r.type === type);
-    if (!found) throw new Error(`${u.root}repodata/repomd.xml has no ${type} record`);
-    return found;
-  };
-  const text = async (r: RepomdRecord) => {
-    const key = u.root + r.href;
+  const files = await Promise.all(DATA_TYPES.map(async (type): Promise<StoredFile> => {
+    const record = repomd.records.find((r) => r.type === type);
+    if (!record) throw new Error(`${u.root}repodata/repomd.xml has no ${type} record`);
+    const key = u.root + record.href;
     const bytes = await storage.get(key);
     if (!bytes) throw new Error(`${key}, named by repomd.xml, is missing`);
-    return decompress(bytes, compressionOfName(r.href), MAX_METADATA_BYTES);
-  };
-  const [primary, filelists, other] = await Promise.all([
-    text(record('primary')).then((s) => parsePrimary(s)),
-    text(record('filelists')).then((s) => parseFilelists(s)),
-    text(record('other')).then((s) => parseOther(s)),
-  ]);
-  const entries = new Map<string, YumEntry>();
-  for (const pkg of mergeMetadata(primary, filelists, other)) {
-    const entry = entryOf(u.root, pkg);
-    entries.set(entry.key, entry);
-  }
+    return { type, record, bytes };
+  }));
+  const loaded = (await loadOwnIndex(u, files)) ?? { entries: await loadOtherIndex(u, files), chunks: [] };
   const foreignRecords = repomd.records.filter((r) => !OWN_RECORDS.has(r.type) && !DROPPED_RECORDS.has(r.type));
   // adopted without a signature (createrepo_c alone): sign it even if no package changed
   const stale = (await storage.head(`${u.root}repodata/repomd.xml.asc`)) === undefined;
-  return { entries, state: { foreignRecords } satisfies YumState, stale };
+  return { entries: loaded.entries, state: { foreignRecords, chunks: loaded.chunks } satisfies YumState, stale };
 }
 
 /**
- * Read one .rpm: hash the whole stream (pkgid), keep only the bytes up to the end of the
- * main header (the payload is never buffered).
+ * An index this writer made (every gzip member tagged by this writer version): only primary's
+ * chunks are inflated, to list the packages; nothing is parsed into package models.
+ * Undefined for any other index.
+ */
+async function loadOwnIndex(u: RepositoryUnit, files: readonly StoredFile[]): Promise<LoadedIndex | undefined> {
+  const members = files.map((f) => (f.record.href.endsWith('.gz') ? taggedMembers(f.bytes, `${f.type}.xml`) : undefined));
+  if (!members.every((m): m is TaggedMember[] => m !== undefined && m.every((x) => x.writer === METADATA_WRITER_VERSION))) return undefined;
+  const [primary, filelists, other] = members;
+  check(primary.length >= 2 && filelists.length === primary.length && other.length === primary.length,
+    `repodata: primary, filelists and other have ${primary.length}, ${filelists.length} and ${other.length} gzip members`);
+  primary.forEach((m, i) => {
+    const inner = i > 0 && i < primary.length - 1;
+    check(inner ? m.packages > 0 : m.packages === 0, `primary.xml: gzip member ${i} claims ${m.packages} packages`);
+    check(filelists[i].packages === m.packages && other[i].packages === m.packages,
+      `repodata: gzip member ${i} holds ${m.packages}, ${filelists[i].packages} and ${other[i].packages} packages in primary, filelists and other`);
+  });
+  const inner = primary.slice(1, -1);
+  const texts = await boundedInflate(inner.map((m) => m.bytes), 'primary.xml');
+  const entries = new Map<string, YumEntry>();
+  const chunks = inner.map((m, c): LoadedChunk => {
+    const keys: string[] = [];
+    const pkgIds: string[] = [];
+    for (const element of splitPackages(texts[c], m.packages, 'primary.xml')) {
+      const s = primarySummary(element.toString('utf8'), 'primary.xml');
+      const entry: YumEntry = { key: u.root + s.href, size: s.size, name: s.name, version: evrOf(s), arch: s.arch, pkgId: s.pkgId, chunk: c };
+      entries.set(entry.key, entry);
+      keys.push(entry.key);
+      pkgIds.push(s.pkgId);
+    }
+    return { keys, pkgIds, members: { primary: m.bytes, filelists: filelists[c + 1].bytes, other: other[c + 1].bytes }, primaryText: texts[c] };
+  });
+  return { entries, chunks };
+}
+
+/** Inflate members (on the thread pool), keeping the total within MAX_METADATA_BYTES. */
+async function boundedInflate(members: readonly Uint8Array[], file: string): Promise<Buffer[]> {
+  let total = 0;
+  return Promise.all(members.map(async (m) => {
+    const text = await gunzipMember(m, MAX_CHUNK_BYTES, file);
+    total += text.length;
+    check(total <= MAX_METADATA_BYTES, `${file} expands beyond the limit of ${MAX_METADATA_BYTES} bytes`);
+    return text;
+  }));
+}
+
+/**
+ * An index another tool made (createrepo_c, or an older writer of ours): parsed package by
+ * package, and each package rendered again by the writers, so the next publish is
+ * createrepo_c's layout. Only the rendered XML is kept, not the parsed models.
+ */
+async function loadOtherIndex(u: RepositoryUnit, files: readonly StoredFile[]): Promise<Map<string, YumEntry>> {
+  const source = (f: StoredFile) => decompress(f.bytes, compressionOfName(f.record.href), MAX_METADATA_BYTES);
+  const [primaryFile, filelistsFile, otherFile] = files;
+  type Rendered = { readonly identity: PackageIdentity; readonly xml: Buffer };
+  const byPkgId = (into: Map<string, Rendered[]>, identity: PackageIdentity, xml: Buffer) => {
+    const list = into.get(identity.pkgId);
+    if (list) list.push({ identity, xml });
+    else into.set(identity.pkgId, [{ identity, xml }]);
+  };
+  const primary: Array<{ pkg: PackageIdentity & { size: number; href: string }; xml: Buffer }> = [];
+  const filelists = new Map<string, Rendered[]>();
+  const other = new Map<string, Rendered[]>();
+  await Promise.all([
+    eachPrimaryPackage(source(primaryFile), (pkg) => {
+      const { pkgId, name, arch, epoch, version, release } = pkg;
+      const identity = { pkgId, name, arch, epoch, version, release, size: pkg.size.package, href: pkg.location.href };
+      primary.push({ pkg: identity, xml: utf8(primaryPackageXml(pkg)) });
+    }),
+    eachFilelistsPackage(source(filelistsFile), (entry) => byPkgId(filelists, identityOf(entry), utf8(filelistsPackageXml(entry)))),
+    eachOtherPackage(source(otherFile), (entry) => byPkgId(other, identityOf(entry), utf8(otherPackageXml(entry)))),
+  ]);
+  // joined by pkgid (a pkgid listed twice is matched in order), as mergeMetadata does
+  const entries = new Map<string, YumEntry>();
+  for (const { pkg, xml } of primary) {
+    const joined = (file: string, from: Map<string, Rendered[]>) => {
+      const found = from.get(pkg.pkgId)?.shift();
+      check(found, `${file} has no package with pkgid ${pkg.pkgId} (${pkg.name})`);
+      const f = found.identity;
+      check(sameIdentity(pkg, f), `${file} describes pkgid ${pkg.pkgId} as ${f.name}-${f.version}-${f.release}.${f.arch}, primary.xml as ${pkg.name}-${pkg.version}-${pkg.release}.${pkg.arch}`);
+      return found.xml;
+    };
+    const entry: YumEntry = {
+      key: u.root + pkg.href,
+      size: pkg.size,
+      name: pkg.name,
+      version: evrOf(pkg),
+      arch: pkg.arch,
+      pkgId: pkg.pkgId,
+      xml: { primary: xml, filelists: joined('filelists.xml', filelists), other: joined('other.xml', other) },
+    };
+    entries.set(entry.key, entry);
+  }
+  return entries;
+}
+
+function identityOf(p: PackageIdentity): PackageIdentity {
+  return { pkgId: p.pkgId, name: p.name, arch: p.arch, epoch: p.epoch, version: p.version, release: p.release };
+}
+
+/**
+ * Read one .rpm: hash the whole file (pkgid) and parse the headers before its payload.
+ * A package of up to WHOLE_READ_BYTES is read at once (one storage call instead of a stream
+ * of pieces); a larger one is streamed, keeping only the bytes up to the end of the main header.
  */
 async function readPackage(obj: PackageObject, u: RepositoryUnit, changelogLimit: number | undefined): Promise<YumEntry> {
+  const { head, total, sha256 } = obj.size <= WHOLE_READ_BYTES ? await readWhole(obj) : await readStreamed(obj);
+  const pkg = parseRpm(head, {
+    href: obj.key.slice(u.root.length),
+    size: total,
+    mtime: Math.floor(obj.lastModified.getTime() / 1000),
+    sha256,
+  }, { changelogLimit });
+  return entryOf(u.root, pkg);
+}
+
+interface ReadRpm {
+  /** At least the bytes up to the end of the main header. */
+  readonly head: Uint8Array;
+  readonly total: number;
+  readonly sha256: string;
+}
+
+function checkSpan(span: number | undefined, have: number, total: number): void {
+  if (span === undefined) {
+    throw new PackageFormatError(total === 0 ? 'empty file' : `truncated: ${total} bytes end before the package headers do`);
+  }
+  if (span > MAX_HEADER_SPAN) throw new PackageFormatError(`headers span ${span} bytes, more than the limit of ${MAX_HEADER_SPAN}`);
+  if (have < span) throw new PackageFormatError(`truncated: the headers need ${span} bytes, the file has ${total}`);
+}
+
+async function readWhole(obj: PackageObject): Promise<ReadRpm> {
+  const bytes = await obj.read();
+  checkSpan(rpmHeaderSpan(bytes), bytes.length, bytes.length);
+  return { head: bytes, total: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+async function readStreamed(obj: PackageObject): Promise<ReadRpm> {
   const hash = createHash('sha256');
   const head: Uint8Array[] = [];
   let headBytes = 0;
@@ -129,23 +337,12 @@ async function readPackage(obj: PackageObject, u: RepositoryUnit, changelogLimit
       headBytes += chunk.length;
       if (span === undefined) {
         span = rpmHeaderSpan(Buffer.concat(head));
-        if (span !== undefined && span > MAX_HEADER_SPAN) {
-          throw new PackageFormatError(`headers span ${span} bytes, more than the limit of ${MAX_HEADER_SPAN}`);
-        }
+        if (span !== undefined && span > MAX_HEADER_SPAN) checkSpan(span, headBytes, total);
       }
     }
   }
-  if (span === undefined) {
-    throw new PackageFormatError(total === 0 ? 'empty file' : `truncated: ${total} bytes end before the package headers do`);
-  }
-  if (headBytes < span) throw new PackageFormatError(`truncated: the headers need ${span} bytes, the file has ${total}`);
-  const pkg = parseRpm(Buffer.concat(head), {
-    href: obj.key.slice(u.root.length),
-    size: total,
-    mtime: Math.floor(obj.lastModified.getTime() / 1000),
-    sha256: hash.digest('hex'),
-  }, { changelogLimit });
-  return entryOf(u.root, pkg);
+  checkSpan(span, headBytes, total);
+  return { head: Buffer.concat(head), total, sha256: hash.digest('hex') };
 }
 
 interface Compressed {
@@ -154,23 +351,201 @@ interface Compressed {
   readonly openSize: number;
 }
 
-function gzipParts(parts: Iterable<string>, level: number): Compressed {
-  const hash = createHash('sha256');
-  const buffers: Buffer[] = [];
-  let openSize = 0;
-  for (const part of parts) {
-    const b = Buffer.from(part, 'utf8');
-    hash.update(b);
-    openSize += b.length;
-    buffers.push(b);
-  }
-  return { gz: zlib.gzipSync(Buffer.concat(buffers, openSize), { level }), openChecksum: hash.digest('hex'), openSize };
+const XML_HEADERS: Readonly<Record<DataType, (count: number) => string>> = {
+  primary: primaryXmlHeader,
+  filelists: filelistsXmlHeader,
+  other: otherXmlHeader,
+};
+const XML_FOOTERS: Readonly<Record<DataType, () => string>> = { primary: primaryXmlFooter, filelists: filelistsXmlFooter, other: otherXmlFooter };
+
+/** A chunk of the new index: its packages, and the loaded or precompressed chunk it equals, if one does. */
+interface PlannedChunk {
+  readonly entries: readonly YumEntry[];
+  readonly reuse?: LoadedChunk;
+  readonly precompressed?: Promise<CompressedChunk>;
 }
 
-function* xmlParts(count: number, header: (n: number) => string, body: Iterable<string>, footer: () => string): Generator<string> {
-  yield header(count);
-  yield* body;
-  yield footer();
+/** One chunk in the three files: the XML and its gzip member. */
+type CompressedChunk = Readonly<Record<DataType, { readonly text: Buffer; readonly member: Buffer }>>;
+
+/**
+ * Compress the chunk of `entries` (on the thread pool), all three files. The entries' XML is
+ * copied into one text per file and each entry then points into those texts, so the chunk's
+ * XML is held once.
+ */
+function compressChunk(entries: readonly YumEntry[], level: number): Promise<CompressedChunk> {
+  const texts = DATA_TYPES.map((type) => Buffer.concat(entries.map((e) => e.xml![type])));
+  const offsets = [0, 0, 0];
+  for (const e of entries) {
+    const views = DATA_TYPES.map((type, i) => {
+      const length = e.xml![type].length;
+      offsets[i] += length;
+      return texts[i].subarray(offsets[i] - length, offsets[i]);
+    });
+    (e as { xml?: PackageXml }).xml = { primary: views[0], filelists: views[1], other: views[2] };
+  }
+  const tag = { writer: METADATA_WRITER_VERSION, packages: entries.length };
+  return Promise.all(texts.map((text) => gzipMember(text, tag, level)))
+    .then(([p, f, o]) => ({
+      primary: { text: texts[0], member: p },
+      filelists: { text: texts[1], member: f },
+      other: { text: texts[2], member: o },
+    }));
+}
+
+/**
+ * Chunks of a new index compressed while its packages are still being read, so that gzip
+ * runs on the thread pool (other cores) during the read instead of after it. The engine
+ * reads packages in the order they are listed in; the chunk cuts depend only on the keys, so
+ * each run of consecutive packages that ends at a cut is a chunk the render will ask for.
+ * A rejected package just leaves its chunk. The render uses a precompressed chunk only when
+ * it holds exactly the render's packages (the very same entries); any other chunk (packages
+ * read out of order, say) is compressed then. A run that publishes nothing leaves its
+ * precompression until the next `loadIndex` of the unit replaces it.
+ */
+class Precompression {
+  private readonly slots: Array<{ settled: boolean; entry?: YumEntry } | undefined> = [];
+  private consumed = 0;
+  private open: YumEntry[] = [];
+  /** By the first entry of each chunk. */
+  private readonly chunks = new Map<YumEntry, { readonly entries: readonly YumEntry[]; readonly compressed: Promise<CompressedChunk> }>();
+
+  constructor(private readonly level: number) {}
+
+  /** A package is about to be read: its place in the listing order. */
+  public reserve(): number {
+    return this.slots.push({ settled: false }) - 1;
+  }
+
+  /** The package of `slot` was read (`entry`) or rejected (undefined). */
+  public settle(slot: number, entry: YumEntry | undefined): void {
+    const s = this.slots[slot]!;
+    s.settled = true;
+    s.entry = entry;
+    while (this.consumed < this.slots.length && this.slots[this.consumed]!.settled) {
+      const next = this.slots[this.consumed]!.entry;
+      this.slots[this.consumed++] = undefined;
+      if (!next) continue;
+      this.open.push(next);
+      if (isChunkEnd(next.key, this.open.length)) {
+        const entries = this.open;
+        this.open = [];
+        const compressed = compressChunk(entries, this.level);
+        compressed.catch(() => undefined); // the render awaits it, or compresses anew
+        this.chunks.set(entries[0], { entries, compressed });
+      }
+    }
+  }
+
+  /** The precompressed chunk of exactly `entries`, if there is one. */
+  public chunkOf(entries: readonly YumEntry[]): Promise<CompressedChunk> | undefined {
+    const found = this.chunks.get(entries[0]);
+    if (!found || found.entries.length !== entries.length || !found.entries.every((e, i) => e === entries[i])) return undefined;
+    return found.compressed;
+  }
+}
+
+/** The loaded chunk `entries` are exactly (same packages, none read again), if any. */
+function reusable(entries: readonly YumEntry[], loaded: readonly LoadedChunk[]): LoadedChunk | undefined {
+  const c = entries[0].chunk;
+  const candidate = c === undefined ? undefined : loaded[c];
+  if (!candidate || candidate.keys.length !== entries.length) return undefined;
+  return entries.every((e, i) => e.chunk === c && e.xml === undefined && e.key === candidate.keys[i]) ? candidate : undefined;
+}
+
+/**
+ * The XML elements of packages of loaded chunks, by chunk and file, inflated and split on
+ * demand. Chunks are asked for in order, so only the last few are remembered.
+ */
+class LoadedElements {
+  private readonly cache = new Map<string, Promise<Map<string, Buffer>>>();
+
+  constructor(private readonly chunks: readonly LoadedChunk[]) {}
+
+  public async element(entry: YumEntry, type: DataType): Promise<Buffer> {
+    const found = (await this.ofChunk(entry.chunk!, type)).get(entry.key);
+    check(found !== undefined, `${type}.xml: chunk ${entry.chunk} does not hold ${entry.key}`);
+    return found;
+  }
+
+  private ofChunk(c: number, type: DataType): Promise<Map<string, Buffer>> {
+    const id = `${type}:${c}`;
+    let elements = this.cache.get(id);
+    if (!elements) {
+      elements = this.split(this.chunks[c], type);
+      elements.catch(() => undefined);
+      this.cache.set(id, elements);
+      if (this.cache.size > 4 * CHUNK_WINDOW) this.cache.delete(this.cache.keys().next().value!);
+    }
+    return elements;
+  }
+
+  private async split(chunk: LoadedChunk, type: DataType): Promise<Map<string, Buffer>> {
+    const file = `${type}.xml`;
+    const text = type === 'primary' ? chunk.primaryText : await gunzipMember(chunk.members[type], MAX_CHUNK_BYTES, file);
+    const elements = splitPackages(text, chunk.keys.length, file);
+    const byKey = new Map<string, Buffer>();
+    elements.forEach((element, i) => {
+      if (type !== 'primary') check(pkgIdOf(element, file) === chunk.pkgIds[i], `${file}: package ${i} of a chunk is not the one primary.xml lists there`);
+      byKey.set(chunk.keys[i], element);
+    });
+    return byKey;
+  }
+}
+
+/**
+ * `work` on every item with up to `window` running ahead, `consume` on the results in order.
+ * The first failure is thrown (later ones are ignored).
+ */
+async function inOrder<T, R>(items: readonly T[], window: number, work: (item: T) => Promise<R>, consume: (result: R) => void): Promise<void> {
+  const pending: Array<Promise<R>> = [];
+  let next = 0;
+  const launch = () => {
+    while (next < items.length && pending.length < window) {
+      const p = work(items[next++]);
+      p.catch(() => undefined);
+      pending.push(p);
+    }
+  };
+  launch();
+  while (pending.length) {
+    consume(await pending.shift()!);
+    launch();
+  }
+}
+
+/**
+ * One metadata file: the XML header, each chunk (the loaded chunk's gzip member as it was
+ * when its packages did not change, else the chunk's elements compressed anew), the footer.
+ * The open-checksum hashes all of the XML, so reused members are inflated once more.
+ */
+async function renderFile(type: DataType, count: number, plan: readonly PlannedChunk[], loaded: LoadedElements, level: number): Promise<Compressed> {
+  const file = `${type}.xml`;
+  const hash = createHash('sha256');
+  const members: Buffer[] = [];
+  let openSize = 0;
+  const add = ({ text, member }: { text: Uint8Array; member: Uint8Array }) => {
+    hash.update(text);
+    openSize += text.length;
+    members.push(Buffer.from(member.buffer, member.byteOffset, member.byteLength));
+  };
+  const literal = async (xml: string) => {
+    const text = Buffer.from(xml, 'utf8');
+    return { text, member: await gzipMember(text, { writer: METADATA_WRITER_VERSION, packages: 0 }, level) };
+  };
+  add(await literal(XML_HEADERS[type](count)));
+  await inOrder(plan, CHUNK_WINDOW, async (chunk) => {
+    if (chunk.precompressed) return (await chunk.precompressed)[type];
+    if (chunk.reuse) {
+      const member = chunk.reuse.members[type];
+      return { member, text: type === 'primary' ? chunk.reuse.primaryText : await gunzipMember(member, MAX_CHUNK_BYTES, file) };
+    }
+    const elements = await Promise.all(chunk.entries.map((e) => (e.xml ? e.xml[type] : loaded.element(e, type))));
+    const text = Buffer.concat(elements);
+    return { text, member: await gzipMember(text, { writer: METADATA_WRITER_VERSION, packages: chunk.entries.length }, level) };
+  }, add);
+  add(await literal(XML_FOOTERS[type]()));
+  return { gz: Buffer.concat(members), openChecksum: hash.digest('hex'), openSize };
 }
 
 async function render(
@@ -179,26 +554,34 @@ async function render(
   previous: UnitIndex<YumEntry>,
   ctx: RenderContext,
   level: number,
+  precompression?: Precompression,
 ): Promise<OutputFile[]> {
   const signer = ctx.keys.pgp;
   if (!signer) throw new Error('a yum repository needs an OpenPGP signing key');
-  const pkgs = [...entries.values()].map((e) => e.pkg).sort(byLocation);
+  const state = previous.state as YumState | undefined;
+  const loadedChunks = state?.chunks ?? [];
+  // createrepo_c's order: by location (every key is the unit root + the location)
+  const sorted = [...entries.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const plan: PlannedChunk[] = [];
+  let at = 0;
+  for (const length of chunkLengths(sorted.map((e) => e.key))) {
+    const chunk = sorted.slice(at, at + length);
+    at += length;
+    plan.push({ entries: chunk, reuse: reusable(chunk, loadedChunks), precompressed: precompression?.chunkOf(chunk) });
+  }
+  const loaded = new LoadedElements(loadedChunks);
   const seconds = Math.floor(ctx.now.getTime() / 1000);
+  const rendered = await Promise.all(DATA_TYPES.map((type) => renderFile(type, sorted.length, plan, loaded, level)));
 
   const files: OutputFile[] = [];
   const records: RepomdRecord[] = [];
-  const parts: Array<[string, Compressed]> = [
-    ['primary', gzipParts(xmlParts(pkgs.length, primaryXmlHeader, pkgs.map(primaryPackageXml), primaryXmlFooter), level)],
-    ['filelists', gzipParts(xmlParts(pkgs.length, filelistsXmlHeader, pkgs.map(filelistsPackageXml), filelistsXmlFooter), level)],
-    ['other', gzipParts(xmlParts(pkgs.length, otherXmlHeader, pkgs.map(otherPackageXml), otherXmlFooter), level)],
-  ];
-  for (const [type, c] of parts) {
+  DATA_TYPES.forEach((type, i) => {
+    const c = rendered[i];
     const checksum = createHash('sha256').update(c.gz).digest('hex');
     const href = `repodata/${checksum}-${type}.xml.gz`;
     files.push({ key: u.root + href, body: c.gz, contentType: 'application/gzip', kind: 'immutable' });
     records.push({ type, href, checksum, openChecksum: c.openChecksum, size: c.gz.length, openSize: c.openSize, timestamp: seconds });
-  }
-  const state = previous.state as YumState | undefined;
+  });
   const repomd: Repomd = { revision: String(seconds), records: [...records, ...(state?.foreignRecords ?? [])] };
   const repomdXml = writeRepomd(repomd);
   files.push({ key: `${u.root}repodata/repomd.xml`, body: repomdXml, contentType: 'application/xml', kind: 'manifest' });
@@ -209,8 +592,4 @@ async function render(
     kind: 'manifest',
   });
   return files;
-}
-
-function byLocation(a: RpmPackage, b: RpmPackage): number {
-  return a.location.href < b.location.href ? -1 : a.location.href > b.location.href ? 1 : 0;
 }

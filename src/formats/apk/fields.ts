@@ -1,4 +1,4 @@
-import { check } from '../errors';
+import { check, PackageFormatError } from '../errors';
 import { isValidApkVersion } from './version';
 
 /**
@@ -21,7 +21,8 @@ function describe(value: string): string {
 
 /** A free-text value (description, URL, license, maintainer...): one line, no control characters. */
 export function checkText(value: string, field: string): string {
-  check(!CONTROL.test(value), `${field} contains a newline or control character: ${describe(value)}`);
+  // the message is built only on failure: this runs for every field of an index
+  if (CONTROL.test(value)) throw new PackageFormatError(`${field} contains a newline or control character: ${describe(value)}`);
   check(value.length <= MAX_FIELD_LENGTH, `${field} is longer than ${MAX_FIELD_LENGTH} characters`);
   return value;
 }
@@ -30,10 +31,9 @@ export function checkText(value: string, field: string): string {
 export function checkPackageName(value: string, field = 'package name'): string {
   checkText(value, field);
   check(value.length > 0, `${field} is empty`);
-  check(!/\s/.test(value), `${field} contains whitespace: ${describe(value)}`);
-  check(!value.includes('/'), `${field} contains '/': ${describe(value)}`);
-  check(!value.includes('..'), `${field} contains '..': ${describe(value)}`);
-  check(!/^[.-]/.test(value), `${field} starts with '${value[0]}': ${describe(value)}`);
+  const problem = /\s/.test(value) ? 'contains whitespace' : value.includes('/') ? "contains '/'"
+    : value.includes('..') ? "contains '..'" : /^[.-]/.test(value) ? `starts with '${value[0]}'` : undefined;
+  if (problem) throw new PackageFormatError(`${field} ${problem}: ${describe(value)}`);
   return value;
 }
 

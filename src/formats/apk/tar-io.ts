@@ -82,6 +82,12 @@ export async function* tarEntries(
       const h = entry.header;
       const size = h.size ?? 0;
       let consumed = false;
+      // listen before the consumer runs: the entry may end, or be destroyed, while it holds it
+      let reachedEnd = false;
+      entry.once('end', () => {
+        reachedEnd = true;
+      });
+      const finished = settled(entry, ['end', 'close']).catch(() => undefined);
       yield {
         header: {
           name: h.name,
@@ -90,17 +96,25 @@ export async function* tarEntries(
           end: ((h as { byteOffset?: number }).byteOffset ?? 0) + Math.ceil(size / BLOCK) * BLOCK,
         },
         read: async (maxBytes) => {
+          check(h.type !== 'directory', `${what}: ${h.name} is a directory, not a file`);
           check(size <= maxBytes, `${what}: ${h.name} is ${size} bytes, more than the limit of ${maxBytes}`);
           consumed = true;
           const parts: Buffer[] = [];
-          for await (const part of entry) parts.push(part as Buffer);
+          try {
+            for await (const part of entry) parts.push(part as Buffer);
+          } catch (e) {
+            // the entry stream only reports "destroyed"; a failing source passes through unchanged
+            throw feedError ?? new PackageFormatError(`${what}: ${h.name} ends before its ${size} bytes: truncated or corrupt tar`, { cause: e });
+          }
           return Buffer.concat(parts);
         },
       };
-      if (!consumed) {
-        const ended = settled(entry, ['end']);
+      // tar-stream never ends the body stream of a directory entry (it has none, whatever its size says)
+      if (!consumed && h.type !== 'directory') {
         entry.resume();
-        await ended;
+        await finished;
+        // 'close' without 'end': the extract was destroyed under the entry (the tar ends inside it)
+        if (!reachedEnd) throw feedError ?? new PackageFormatError(`${what}: ${h.name} ends before its ${size} bytes: truncated or corrupt tar`);
       }
     }
   } catch (e) {

@@ -52,8 +52,9 @@ export function isLegalFieldName(name: string): boolean {
 
 /** Throws a PackageFormatError when `name` is not a legal field name. */
 export function validateFieldName(name: string): void {
-  check(isLegalFieldName(name),
-    `illegal field name ${JSON.stringify(name)}: field names are printable US-ASCII without space or colon, not starting with '#' or '-'`);
+  if (!isLegalFieldName(name)) {
+    throw new PackageFormatError(`illegal field name ${JSON.stringify(name)}: field names are printable US-ASCII without space or colon, not starting with '#' or '-'`);
+  }
 }
 
 /**
@@ -63,19 +64,21 @@ export function validateFieldName(name: string): void {
  */
 export function validateFieldValue(name: string, value: string): void {
   const control = /[\u0000-\u0008\u000b-\u001f\u007f]/.exec(value);
-  check(!control, `field ${name}: control character U+${hex4(control?.[0])} is not allowed in a value`);
+  // messages are built only on failure: these checks run for every line of a Packages file
+  if (control) throw new PackageFormatError(`field ${name}: control character U+${hex4(control[0])} is not allowed in a value`);
   const lines = value.split('\n');
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     check(line.length > 0, `field ${name}: value has an empty line ${i + 1}, which would end the paragraph`);
-    check(line[0] === ' ' || line[0] === '\t',
-      `field ${name}: line ${i + 1} of the value (${JSON.stringify(line.slice(0, 40))}) does not start with a space or tab and would start a new field`);
+    if (line[0] !== ' ' && line[0] !== '\t') {
+      throw new PackageFormatError(`field ${name}: line ${i + 1} of the value (${JSON.stringify(line.slice(0, 40))}) does not start with a space or tab and would start a new field`);
+    }
     check(/[^ \t]/.test(line), `field ${name}: line ${i + 1} of the value holds only whitespace, which parsers read as a paragraph break`);
   }
 }
 
-function hex4(ch: string | undefined): string {
-  return (ch ?? '\0').charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+function hex4(ch: string): string {
+  return ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
 }
 
 /**
@@ -206,6 +209,13 @@ export function parseDeb822(text: string, limits: Deb822Limits = {}): Deb822Para
   let start = 0;
   let lineNo = 0;
   while (start < text.length) {
+    if (text.charCodeAt(start) === 0x0a) {
+      // an empty line, without the work of a line: runs of them cost next to nothing
+      endParagraph();
+      start++;
+      lineNo++;
+      continue;
+    }
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
     const line = text.slice(start, end);
@@ -213,11 +223,7 @@ export function parseDeb822(text: string, limits: Deb822Limits = {}): Deb822Para
     lineNo++;
 
     const control = /[\u0000-\u0008\u000b-\u001f\u007f]/.exec(line);
-    check(!control, `line ${lineNo}: control character U+${hex4(control?.[0])} is not allowed`);
-    if (line.length === 0) {
-      endParagraph();
-      continue;
-    }
+    if (control) throw new PackageFormatError(`line ${lineNo}: control character U+${hex4(control[0])} is not allowed`);
     const blank = !/[^ \t]/.test(line);
     if (blank) {
       check(!current, `line ${lineNo}: a line of only whitespace inside a paragraph is ambiguous (apt continues the field, other parsers end the paragraph)`);
@@ -230,7 +236,7 @@ export function parseDeb822(text: string, limits: Deb822Limits = {}): Deb822Para
     }
     check(line[0] !== '#', `line ${lineNo}: comment lines are not allowed here (apt and dpkg accept none in control files, Packages or Release)`);
     const colon = line.indexOf(':');
-    check(colon > 0, `line ${lineNo}: expected "Field: value", found ${JSON.stringify(line.slice(0, 60))}`);
+    if (colon <= 0) throw new PackageFormatError(`line ${lineNo}: expected "Field: value", found ${JSON.stringify(line.slice(0, 60))}`);
     const fieldName = line.slice(0, colon);
     validateFieldName(fieldName);
     endField();

@@ -147,6 +147,12 @@ const NUMBER_PROPERTIES: ReadonlySet<string> = new Set(['csize', 'isize', 'build
  * are checked again here, since a line break in one would inject fields.
  */
 export function renderDesc(entry: PacmanDbEntry): string {
+  // what the reader checks, checked before writing: an entry it would refuse wedges the database
+  checkPackageName(entry.name, 'database entry %NAME%');
+  checkFullVersion(entry.version, `%VERSION% of ${entry.name}`);
+  checkFilename(entry.filename);
+  if (entry.base !== undefined) checkPackageName(entry.base, `%BASE% of ${entry.name}`);
+  if (entry.arch !== undefined) checkArch(entry.arch, `%ARCH% of ${entry.name}`);
   let out = '';
   for (const [field, key] of DESC_FIELDS) {
     const value: FieldValue = entry[key];
@@ -160,7 +166,10 @@ export function renderDesc(entry: PacmanDbEntry): string {
 
 /** The `files` entry text of the files database. */
 export function renderFiles(files: readonly string[]): string {
-  for (const file of files) checkText(file, 'file list entry');
+  for (const file of files) {
+    checkText(file, 'file list entry');
+    check(!file.startsWith('/') && !file.split('/').includes('..'), `file list entry ${quote(file)} is not a relative path inside the package`);
+  }
   return `%FILES%\n${files.map((f) => `${f}\n`).join('')}`;
 }
 

@@ -1,4 +1,4 @@
-import { check } from '../errors';
+import { check, PackageFormatError } from '../errors';
 
 /**
  * Value rules shared by `.PKGINFO` and database `desc` entries. Both are line-based text
@@ -12,9 +12,10 @@ const PACKAGE_NAME = /^[A-Za-z0-9@_+][A-Za-z0-9@._+-]*$/;
 const FULL_VERSION = /^(?:[0-9]+:)?[!-,.0-9;-~]+-[0-9]+(?:\.[0-9]+)?$/;
 /** Architectures: makepkg's rule (`lint_pkgbuild/arch.sh`), 'any' included. */
 const ARCH = /^[A-Za-z0-9_]+$/;
-// C0 controls except tab, DEL, C1 controls, and U+FFFD (what undecodable bytes become)
+// C0 controls except tab, DEL, C1 controls, U+FFFD (what undecodable bytes become) and unpaired
+// surrogates (written as UTF-8 they become U+FFFD)
 // eslint-disable-next-line no-control-regex
-const FORBIDDEN = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\ufffd]/;
+const FORBIDDEN = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Shows a value in an error message without letting it break the message. */
 export function quote(value: string): string {
@@ -24,7 +25,8 @@ export function quote(value: string): string {
 /** Throws unless `value` is free of line breaks, other control characters and U+FFFD. */
 export function checkText(value: string, what: string): void {
   const bad = FORBIDDEN.exec(value);
-  check(!bad, `${what} contains a forbidden character U+${bad?.[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}: ${quote(value)}`);
+  // the message is built only on failure: this runs for every line of a database
+  if (bad) throw new PackageFormatError(`${what} contains a forbidden character U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}: ${quote(value)}`);
 }
 
 /**

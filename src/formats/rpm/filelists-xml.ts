@@ -9,7 +9,7 @@ export function filelistsXmlHeader(count: number): string {
 }
 
 /** One `<package>` element with all its files, with trailing newline. */
-export function filelistsPackageXml(pkg: RpmPackage): string {
+export function filelistsPackageXml(pkg: Pick<RpmPackage, 'pkgId' | 'name' | 'arch' | 'epoch' | 'version' | 'release' | 'files'>): string {
   return `<package${attributes([['pkgid', pkg.pkgId], ['name', pkg.name], ['arch', pkg.arch]])}>\n`
     + `  <version${attributes([['epoch', pkg.epoch], ['ver', pkg.version], ['rel', pkg.release]])}/>\n`
     + fileLines(pkg.files, '  ')

@@ -86,6 +86,53 @@ export function headerSize(
   return { entryCount, dataLength, byteLength: HEADER_PREAMBLE_SIZE + ENTRY_SIZE * entryCount + dataLength };
 }
 
+/** Where one entry's value lies in the data store. */
+interface Slot {
+  readonly type: number;
+  readonly offset: number;
+  readonly count: number;
+}
+
+/** A header whose index and values were checked, values not decoded yet. */
+interface ScannedHeader {
+  readonly store: Uint8Array;
+  readonly slots: ReadonlyMap<number, Slot>;
+  readonly byteLength: number;
+}
+
+/**
+ * Check the header that starts at `offset`: every count and offset against the data store,
+ * every string's terminating NUL, the types, and that entries do not share data. Nothing is
+ * allocated by size fields before the check; bad input throws PackageFormatError.
+ */
+function scanHeader(bytes: Uint8Array, offset: number, limits: HeaderLimits, what: string): ScannedHeader {
+  const size = headerSize(bytes, offset, limits, what);
+  check(size, `truncated ${what}: need ${HEADER_PREAMBLE_SIZE} bytes at offset ${offset}, have ${Math.max(0, bytes.length - offset)}`);
+  const available = bytes.length - offset;
+  check(size.byteLength <= available, `truncated ${what}: need ${size.byteLength} bytes at offset ${offset}, have ${available}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const storeStart = offset + HEADER_PREAMBLE_SIZE + ENTRY_SIZE * size.entryCount;
+  const store = bytes.subarray(storeStart, storeStart + size.dataLength);
+  const slots = new Map<number, Slot>();
+  // entries must not share data: bounds the work a hostile index of overlapping entries can cause
+  let decoded = 0;
+  for (let i = 0; i < size.entryCount; i++) {
+    const at = offset + HEADER_PREAMBLE_SIZE + ENTRY_SIZE * i;
+    const tag = view.getUint32(at);
+    const type = view.getUint32(at + 4);
+    const dataOffset = view.getInt32(at + 8);
+    const count = view.getUint32(at + 12);
+    const where = () => `${what} entry ${i} (tag ${tag})`;
+    if (dataOffset < 0 || dataOffset > size.dataLength) throw new PackageFormatError(`${where()}: data offset ${dataOffset} outside the data store of ${size.dataLength} bytes`);
+    if (count < 1) throw new PackageFormatError(`${where()}: count is 0`);
+    if (count > size.dataLength - dataOffset) throw new PackageFormatError(`${where()}: ${count} values cannot fit in the ${size.dataLength - dataOffset} bytes after offset ${dataOffset}`);
+    decoded += valueLength(store, type, dataOffset, count, where);
+    if (decoded > size.dataLength) throw new PackageFormatError(`${what}: entries overlap (${decoded} bytes of values in a data store of ${size.dataLength} bytes)`);
+    slots.set(tag, { type, offset: dataOffset, count });
+  }
+  return { store, slots, byteLength: size.byteLength };
+}
+
 /**
  * Decode the header that starts at `offset`. Every count and offset is checked against the
  * data store before anything is allocated; bad input throws PackageFormatError.
@@ -96,81 +143,122 @@ export function decodeHeader(
   limits: HeaderLimits = DEFAULT_HEADER_LIMITS,
   options: DecodeHeaderOptions = {},
 ): DecodedHeader {
-  const what = options.what ?? 'header';
   const text = options.text ?? decodeText;
-  const size = headerSize(bytes, offset, limits, what);
-  check(size, `truncated ${what}: need ${HEADER_PREAMBLE_SIZE} bytes at offset ${offset}, have ${Math.max(0, bytes.length - offset)}`);
-  const available = bytes.length - offset;
-  check(size.byteLength <= available, `truncated ${what}: need ${size.byteLength} bytes at offset ${offset}, have ${available}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const storeStart = offset + HEADER_PREAMBLE_SIZE + ENTRY_SIZE * size.entryCount;
-  const store = bytes.subarray(storeStart, storeStart + size.dataLength);
+  const { store, slots, byteLength } = scanHeader(bytes, offset, limits, options.what ?? 'header');
   const entries = new Map<number, HeaderValue>();
-  // entries must not share data: bounds the work a hostile index of overlapping entries can cause
-  let decoded = 0;
-  for (let i = 0; i < size.entryCount; i++) {
-    const at = offset + HEADER_PREAMBLE_SIZE + ENTRY_SIZE * i;
-    const tag = view.getUint32(at);
-    const type = view.getUint32(at + 4);
-    const dataOffset = view.getInt32(at + 8);
-    const count = view.getUint32(at + 12);
-    const where = `${what} entry ${i} (tag ${tag})`;
-    check(dataOffset >= 0 && dataOffset <= size.dataLength, `${where}: data offset ${dataOffset} outside the data store of ${size.dataLength} bytes`);
-    check(count >= 1, `${where}: count is 0`);
-    check(count <= size.dataLength - dataOffset, `${where}: ${count} values cannot fit in the ${size.dataLength - dataOffset} bytes after offset ${dataOffset}`);
-    const { value, length } = decodeValue(store, type, dataOffset, count, where, text);
-    decoded += length;
-    check(decoded <= size.dataLength, `${what}: entries overlap (${decoded} bytes of values in a data store of ${size.dataLength} bytes)`);
-    entries.set(tag, value);
-  }
-  return { entries, byteLength: size.byteLength };
+  for (const [tag, slot] of slots) entries.set(tag, decodeValue(store, slot, text));
+  return { entries, byteLength };
 }
 
-function decodeValue(
-  store: Uint8Array, type: number, offset: number, count: number, where: string, text: TextDecode,
-): { value: HeaderValue; length: number } {
-  const view = new DataView(store.buffer, store.byteOffset, store.byteLength);
+/** A checked header whose values are decoded when first asked for (see `indexHeader`). */
+export interface HeaderIndex {
+  /** Bytes the header occupies: 16 + 16 × entries + data length. */
+  readonly byteLength: number;
+  has(tag: number): boolean;
+  /** The value of `tag`, decoded now (and remembered), or undefined when the header has none. */
+  get(tag: number): HeaderValue | undefined;
+}
+
+/**
+ * Check the header that starts at `offset` exactly as `decodeHeader` does (the same input
+ * is rejected with the same errors), but decode only the values asked for: a reader that
+ * needs a few tags of a header with thousands of file entries skips decoding the rest.
+ */
+export function indexHeader(
+  bytes: Uint8Array,
+  offset: number,
+  limits: HeaderLimits = DEFAULT_HEADER_LIMITS,
+  options: DecodeHeaderOptions = {},
+): HeaderIndex {
+  const text = options.text ?? decodeText;
+  const { store, slots, byteLength } = scanHeader(bytes, offset, limits, options.what ?? 'header');
+  const decoded = new Map<number, HeaderValue>();
+  return {
+    byteLength,
+    has: (tag) => slots.has(tag),
+    get: (tag) => {
+      let value = decoded.get(tag);
+      if (value === undefined) {
+        const slot = slots.get(tag);
+        if (slot === undefined) return undefined;
+        value = decodeValue(store, slot, text);
+        decoded.set(tag, value);
+      }
+      return value;
+    },
+  };
+}
+
+/** Bytes a value occupies, after checking it fits the data store and, for strings, is terminated. */
+function valueLength(store: Uint8Array, type: number, offset: number, count: number, where: () => string): number {
   const fixed = (width: number) => {
-    check(offset + count * width <= store.length, `${where}: ${count} values of ${width} bytes overrun the data store (${store.length} bytes) at offset ${offset}`);
+    if (offset + count * width > store.length) throw new PackageFormatError(`${where()}: ${count} values of ${width} bytes overrun the data store (${store.length} bytes) at offset ${offset}`);
     return count * width;
   };
   switch (type) {
     case RpmTagType.CHAR:
     case RpmTagType.INT8:
-      return { length: fixed(1), value: { type, values: Array.from(store.subarray(offset, offset + count)) } };
-    case RpmTagType.INT16:
-      return { length: fixed(2), value: { type, values: Array.from({ length: count }, (_, i) => view.getUint16(offset + 2 * i)) } };
-    case RpmTagType.INT32:
-      return { length: fixed(4), value: { type, values: Array.from({ length: count }, (_, i) => view.getUint32(offset + 4 * i)) } };
-    case RpmTagType.INT64:
-      return { length: fixed(8), value: { type, values: Array.from({ length: count }, (_, i) => view.getBigUint64(offset + 8 * i)) } };
     case RpmTagType.BIN:
-      return { length: fixed(1), value: { type, value: store.slice(offset, offset + count) } };
-    case RpmTagType.STRING: {
-      check(count === 1, `${where}: STRING with count ${count}`);
-      const { values, end } = readStrings(store, offset, 1, where, text);
-      return { length: end - offset, value: { type, value: values[0] } };
-    }
+      return fixed(1);
+    case RpmTagType.INT16:
+      return fixed(2);
+    case RpmTagType.INT32:
+      return fixed(4);
+    case RpmTagType.INT64:
+      return fixed(8);
+    case RpmTagType.STRING:
+      if (count !== 1) throw new PackageFormatError(`${where()}: STRING with count ${count}`);
+      return stringsEnd(store, offset, 1, where) - offset;
     case RpmTagType.STRING_ARRAY:
-    case RpmTagType.I18NSTRING: {
-      const { values, end } = readStrings(store, offset, count, where, text);
-      return { length: end - offset, value: { type, values } };
-    }
+    case RpmTagType.I18NSTRING:
+      return stringsEnd(store, offset, count, where) - offset;
     default:
-      throw new PackageFormatError(`${where}: unknown data type ${type}`);
+      throw new PackageFormatError(`${where()}: unknown data type ${type}`);
   }
 }
 
-function readStrings(store: Uint8Array, offset: number, count: number, where: string, text: TextDecode): { values: string[]; end: number } {
-  const values: string[] = [];
+/** The offset after the `count` NUL-terminated strings at `offset`. */
+function stringsEnd(store: Uint8Array, offset: number, count: number, where: () => string): number {
   let at = offset;
   for (let i = 0; i < count; i++) {
     const end = store.indexOf(0, at);
-    check(end >= 0, `${where}: string ${i} of ${count} at offset ${at} is not NUL-terminated within the data store`);
-    values.push(text(store.subarray(at, end)));
+    if (end < 0) throw new PackageFormatError(`${where()}: string ${i} of ${count} at offset ${at} is not NUL-terminated within the data store`);
     at = end + 1;
   }
-  return { values, end: at };
+  return at;
+}
+
+/** Decode a value `scanHeader` checked. */
+function decodeValue(store: Uint8Array, { type, offset, count }: Slot, text: TextDecode): HeaderValue {
+  const view = new DataView(store.buffer, store.byteOffset, store.byteLength);
+  switch (type) {
+    case RpmTagType.CHAR:
+    case RpmTagType.INT8:
+      return { type, values: Array.from(store.subarray(offset, offset + count)) };
+    case RpmTagType.INT16:
+      return { type, values: Array.from({ length: count }, (_, i) => view.getUint16(offset + 2 * i)) };
+    case RpmTagType.INT32:
+      return { type, values: Array.from({ length: count }, (_, i) => view.getUint32(offset + 4 * i)) };
+    case RpmTagType.INT64:
+      return { type, values: Array.from({ length: count }, (_, i) => view.getBigUint64(offset + 8 * i)) };
+    case RpmTagType.BIN:
+      return { type, value: store.slice(offset, offset + count) };
+    case RpmTagType.STRING:
+      return { type, value: readStrings(store, offset, 1, text)[0] };
+    default: // STRING_ARRAY, I18NSTRING
+      return { type: type as RpmTagType.STRING_ARRAY, values: readStrings(store, offset, count, text) };
+  }
+}
+
+function readStrings(store: Uint8Array, offset: number, count: number, text: TextDecode): string[] {
+  const values: string[] = new Array(count);
+  let at = offset;
+  for (let i = 0; i < count; i++) {
+    const end = store.indexOf(0, at);
+    values[i] = text(store.subarray(at, end));
+    at = end + 1;
+  }
+  return values;
 }
 
 /** Header strings are UTF-8 by convention; older packages use ISO-8859-1, which always decodes. */

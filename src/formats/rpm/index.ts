@@ -8,5 +8,7 @@ export * from './filelists-xml';
 export * from './other-xml';
 export * from './repomd-xml';
 export * from './read-metadata';
+export * from './gzip-members';
+export * from './metadata-chunks';
 export * from './build-rpm';
 export * from './vercmp';

@@ -9,7 +9,7 @@ export function otherXmlHeader(count: number): string {
 }
 
 /** One `<package>` element with its changelog entries (oldest first), with trailing newline. */
-export function otherPackageXml(pkg: RpmPackage): string {
+export function otherPackageXml(pkg: Pick<RpmPackage, 'pkgId' | 'name' | 'arch' | 'epoch' | 'version' | 'release' | 'changelogs'>): string {
   let out = `<package${attributes([['pkgid', pkg.pkgId], ['name', pkg.name], ['arch', pkg.arch]])}>\n`
     + `  <version${attributes([['epoch', pkg.epoch], ['ver', pkg.version], ['rel', pkg.release]])}/>\n`;
   for (const c of pkg.changelogs) {

@@ -77,7 +77,7 @@ async function runParser(file: string, root: string, source: XmlSource, maxText:
   let sawRoot = false;
   const addText = (t: string) => {
     if (path.length === 0) return;
-    check(text.length + t.length <= maxText, `${file}: text of <${path[path.length - 1]}> is longer than the limit of ${maxText} characters`);
+    if (text.length + t.length > maxText) throw new PackageFormatError(`${file}: text of <${path[path.length - 1]}> is longer than the limit of ${maxText} characters`);
     text += t;
   };
   parser.on('opentag', (tag) => {
@@ -98,6 +98,8 @@ async function runParser(file: string, root: string, source: XmlSource, maxText:
   });
   parser.on('error', (e) => {
     failure ??= e;
+    // stop at the first error: saxes would otherwise go on and build one per bad character
+    throw e;
   });
   const fail = (e: unknown): never => {
     if (e instanceof PackageFormatError) throw e;
@@ -119,7 +121,7 @@ async function runParser(file: string, root: string, source: XmlSource, maxText:
 
 function integer(file: string, value: string | undefined, what: string): number {
   check(value !== undefined, `${file}: missing ${what}`);
-  check(/^\d{1,15}$/.test(value), `${file}: ${what} is not a non-negative integer: ${JSON.stringify(value.slice(0, 40))}`);
+  if (!/^\d{1,15}$/.test(value)) throw new PackageFormatError(`${file}: ${what} is not a non-negative integer: ${JSON.stringify(value.slice(0, 40))}`);
   return Number(value);
 }
 
@@ -133,13 +135,13 @@ const FILE_TYPES: ReadonlySet<string> = new Set(['file', 'dir', 'ghost']);
 
 function fileEntry(file: string, attrs: Attrs, path: string): RpmFile {
   const type = attrs.type ?? 'file';
-  check(FILE_TYPES.has(type), `${file}: unknown file type ${JSON.stringify(type)} of ${path}`);
+  if (!FILE_TYPES.has(type)) throw new PackageFormatError(`${file}: unknown file type ${JSON.stringify(type)} of ${path}`);
   return { path, type: type as RpmFileType };
 }
 
 function dependencyEntry(file: string, a: Attrs): RpmDependency {
   const name = required(file, a.name, 'name of an <rpm:entry>');
-  check(a.flags === undefined || FLAGS.has(a.flags), `${file}: unknown dependency flags ${JSON.stringify(a.flags)} of ${name}`);
+  if (a.flags !== undefined && !FLAGS.has(a.flags)) throw new PackageFormatError(`${file}: unknown dependency flags ${JSON.stringify(a.flags)} of ${name}`);
   return {
     name,
     ...(a.flags ? { flags: a.flags as RpmDependencyFlag } : {}),
@@ -158,11 +160,11 @@ class Budget {
   package(): void {
     this.packages++;
     this.items = 0;
-    check(this.packages <= this.limits.maxPackages, `${this.file} lists more than ${this.limits.maxPackages} packages`);
+    if (this.packages > this.limits.maxPackages) throw new PackageFormatError(`${this.file} lists more than ${this.limits.maxPackages} packages`);
   }
   item(): void {
     this.items++;
-    check(this.items <= this.limits.maxItemsPerPackage, `${this.file}: a package has more than ${this.limits.maxItemsPerPackage} entries`);
+    if (this.items > this.limits.maxItemsPerPackage) throw new PackageFormatError(`${this.file}: a package has more than ${this.limits.maxItemsPerPackage} entries`);
   }
 }
 
@@ -249,10 +251,18 @@ function identity(file: string, attrs: Attrs, version: Attrs | undefined): Packa
  * merged with `mergeMetadata`.
  */
 export async function parsePrimary(source: XmlSource, limits: MetadataLimits = {}): Promise<RpmPackage[]> {
+  const out: RpmPackage[] = [];
+  await eachPrimaryPackage(source, (pkg) => out.push(pkg), limits);
+  return out;
+}
+
+/** Read primary.xml package by package, holding one at a time (see `parsePrimary`). */
+export async function eachPrimaryPackage(
+  source: XmlSource, onPackage: (pkg: RpmPackage) => void, limits: MetadataLimits = {},
+): Promise<void> {
   const file = 'primary.xml';
   const l = { ...DEFAULTS, ...limits };
   const budget = new Budget(file, l);
-  const out: RpmPackage[] = [];
   let d: PrimaryDraft | undefined;
   let fileAttrs: Attrs = {};
   await runParser(file, 'metadata', source, l.maxTextLength, {
@@ -284,7 +294,7 @@ export async function parsePrimary(source: XmlSource, limits: MetadataLimits = {
       const name = path[depth - 1];
       if (!d) return;
       if (depth === 2 && name === 'package') {
-        out.push(finishPrimary(file, d));
+        onPackage(finishPrimary(file, d));
         d = undefined;
       } else if (depth === 3 && name !== 'format') {
         d.texts[name] = text;
@@ -294,15 +304,22 @@ export async function parsePrimary(source: XmlSource, limits: MetadataLimits = {
       }
     },
   });
-  return out;
 }
 
 /** Read filelists.xml. */
 export async function parseFilelists(source: XmlSource, limits: MetadataLimits = {}): Promise<FilelistsEntry[]> {
+  const out: FilelistsEntry[] = [];
+  await eachFilelistsPackage(source, (entry) => out.push(entry), limits);
+  return out;
+}
+
+/** Read filelists.xml package by package. */
+export async function eachFilelistsPackage(
+  source: XmlSource, onPackage: (entry: FilelistsEntry) => void, limits: MetadataLimits = {},
+): Promise<void> {
   const file = 'filelists.xml';
   const l = { ...DEFAULTS, ...limits };
   const budget = new Budget(file, l);
-  const out: FilelistsEntry[] = [];
   let pkgAttrs: Attrs | undefined;
   let version: Attrs | undefined;
   let files: RpmFile[] = [];
@@ -328,20 +345,25 @@ export async function parseFilelists(source: XmlSource, limits: MetadataLimits =
       if (!pkgAttrs) return;
       if (path.length === 3 && name === 'file') files.push(fileEntry(file, fileAttrs, text));
       if (path.length === 2 && name === 'package') {
-        out.push({ ...identity(file, pkgAttrs, version), files });
+        onPackage({ ...identity(file, pkgAttrs, version), files });
         pkgAttrs = undefined;
       }
     },
   });
-  return out;
 }
 
 /** Read other.xml. */
 export async function parseOther(source: XmlSource, limits: MetadataLimits = {}): Promise<OtherEntry[]> {
+  const out: OtherEntry[] = [];
+  await eachOtherPackage(source, (entry) => out.push(entry), limits);
+  return out;
+}
+
+/** Read other.xml package by package. */
+export async function eachOtherPackage(source: XmlSource, onPackage: (entry: OtherEntry) => void, limits: MetadataLimits = {}): Promise<void> {
   const file = 'other.xml';
   const l = { ...DEFAULTS, ...limits };
   const budget = new Budget(file, l);
-  const out: OtherEntry[] = [];
   let pkgAttrs: Attrs | undefined;
   let version: Attrs | undefined;
   let changelogs: RpmChangelog[] = [];
@@ -373,15 +395,15 @@ export async function parseOther(source: XmlSource, limits: MetadataLimits = {})
         });
       }
       if (path.length === 2 && name === 'package') {
-        out.push({ ...identity(file, pkgAttrs, version), changelogs });
+        onPackage({ ...identity(file, pkgAttrs, version), changelogs });
         pkgAttrs = undefined;
       }
     },
   });
-  return out;
 }
 
-function sameIdentity(a: PackageIdentity, b: PackageIdentity): boolean {
+/** Same name, arch, epoch, version and release. */
+export function sameIdentity(a: PackageIdentity, b: PackageIdentity): boolean {
   return a.name === b.name && a.arch === b.arch && a.epoch === b.epoch && a.version === b.version && a.release === b.release;
 }
 

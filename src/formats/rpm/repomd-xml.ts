@@ -119,6 +119,8 @@ export function parseRepomd(xml: string): Repomd {
   let failure: Error | undefined;
   parser.on('error', (e) => {
     failure ??= e;
+    // stop at the first error: saxes would otherwise go on and build one per bad character
+    throw e;
   });
   try {
     parser.write(xml).close();

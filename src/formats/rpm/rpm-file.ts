@@ -4,7 +4,7 @@
  */
 /* eslint-disable no-bitwise -- dependency senses, file flags and modes are bit sets */
 import { check, PackageFormatError } from '../errors';
-import { decodeHeader, DEFAULT_HEADER_LIMITS, headerSize, type HeaderLimits, type HeaderValue } from './header';
+import { DEFAULT_HEADER_LIMITS, headerSize, indexHeader, type HeaderIndex, type HeaderLimits } from './header';
 import type { RpmChangelog, RpmDependency, RpmDependencyFlag, RpmFile, RpmPackage } from './model';
 import { isPrimaryFile } from './primary-xml';
 import { FileFlag, RpmTagType, Sense, SigTag, Tag } from './tags';
@@ -80,8 +80,9 @@ export function parseRpm(bytes: Uint8Array, file: RpmFileInfo, options: ParseRpm
   check(bytes.length >= RPM_LEAD_SIZE, `truncated rpm: need the ${RPM_LEAD_SIZE}-byte lead, have ${bytes.length} bytes`);
   const where = layout(bytes, limits);
   check(where, `truncated rpm: the headers are cut off at ${bytes.length} bytes`);
-  const sig = new Entries(decodeHeader(bytes, where.signatureStart, limits, { what: 'signature header', text: createrepoText }).entries, 'signature header');
-  const hdr = new Entries(decodeHeader(bytes, where.mainStart, limits, { what: 'main header', text: createrepoText }).entries, 'main header');
+  // values are decoded as they are asked for: most of a header (file digests, owners, ...) never is
+  const sig = new Entries(indexHeader(bytes, where.signatureStart, limits, { what: 'signature header', text: createrepoText }), 'signature header');
+  const hdr = new Entries(indexHeader(bytes, where.mainStart, limits, { what: 'main header', text: createrepoText }), 'main header');
 
   const name = hdr.string(Tag.NAME);
   check(name, 'main header has no NAME');
@@ -139,7 +140,7 @@ function createrepoText(bytes: Uint8Array): string {
 
 /** Typed access to decoded entries; a value of the wrong type is malformed input. */
 class Entries {
-  constructor(private readonly entries: ReadonlyMap<number, HeaderValue>, private readonly what: string) {}
+  constructor(private readonly entries: HeaderIndex, private readonly what: string) {}
 
   has(tag: number): boolean {
     return this.entries.has(tag);
@@ -231,7 +232,7 @@ function readFiles(hdr: Entries): RpmFile[] {
   const files: RpmFile[] = [];
   for (let i = 0; i < count; i++) {
     const d = dirindexes[i];
-    check(dirnames === undefined || d < dirs.length, `main header: file ${i} (${basenames[i]}) has directory index ${d}, but there are ${dirs.length} directories`);
+    if (dirnames !== undefined && d >= dirs.length) throw new PackageFormatError(`main header: file ${i} (${basenames[i]}) has directory index ${d}, but there are ${dirs.length} directories`);
     const path = (dirnames === undefined ? '' : dirs[d]) + basenames[i];
     const type = (modes[i] & S_IFMT) === S_IFDIR ? 'dir' : flags[i] & FileFlag.GHOST ? 'ghost' : 'file';
     files.push({ path, type });

@@ -1,14 +1,15 @@
 /**
  * XML escaping exactly as createrepo_c's output has it (libxml2 `xmlNodeDump` without an
  * output encoding): text escapes `& < >` and CR; attributes also escape `"`, TAB, LF and write
- * every non-ASCII character as a hexadecimal character reference. Control characters below
- * 32 other than TAB, LF and CR cannot appear in XML 1.0 and are dropped.
+ * every non-ASCII character as a hexadecimal character reference. Characters XML 1.0 cannot
+ * carry (controls below 32 other than TAB, LF and CR; U+FFFE, U+FFFF; unpaired surrogates) are
+ * dropped: one package's text must never make the repository's metadata unreadable.
  */
 
 // eslint-disable-next-line no-control-regex
-const FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
+const FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 // eslint-disable-next-line no-control-regex
-const TEXT_SPECIAL = /[&<>\r\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+const TEXT_SPECIAL = /[&<>\r\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
 // eslint-disable-next-line no-control-regex
 const ATTR_SPECIAL = /[&<>"\t\n\r\u0000-\u001f\u0080-\uffff]/;
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// The benchmark command (see BENCHMARKS.md):
+//   node bench/run.js [--small 1000] [--large 10000] [--repeat 3] [--seed 1] [--formats yum] [--out bench/out]
+// Bundles bench/*.ts with the repository's esbuild into <out>/bundle/, then runs the benchmark.
+// Generated packages are kept in <out>/cache/ for the next run; results go to <out>/results.{md,json}.
+const path = require('node:path');
+const esbuild = require('esbuild');
+
+const args = process.argv.slice(2);
+const at = args.findIndex((a) => a === '--out' || a.startsWith('--out='));
+const out = path.resolve(at < 0 ? path.join(__dirname, 'out') : args[at].startsWith('--out=') ? args[at].slice(6) : args[at + 1]);
+if (at < 0) process.argv.push('--out', out);
+
+const bundle = path.join(out, 'bundle');
+esbuild.buildSync({
+  entryPoints: ['main', 'ours', 'floor'].map((name) => ({ in: path.join(__dirname, `${name}.ts`), out: name })),
+  outdir: bundle,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  logLevel: 'warning',
+  // openpgp is an ES module that uses import.meta.url: give it the bundle's own URL
+  banner: { js: 'const __import_meta_url = require("url").pathToFileURL(__filename).href;' },
+  define: { 'import.meta.url': '__import_meta_url' },
+});
+require(path.join(bundle, 'main.js'));
