@@ -2,7 +2,10 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { TokenStore } from '../edge/access';
+import { objectHeaders } from '../edge/headers';
 import { route, type EdgeConfig } from '../edge/router';
+import { viewerRequest } from '../edge/viewer';
 
 export interface EdgeServerOptions {
   /** The origin: a client for the bucket's S3 API. */
@@ -12,6 +15,8 @@ export interface EdgeServerOptions {
   readonly config: EdgeConfig;
   /** TCP port on 127.0.0.1. @default 0 (any free port) */
   readonly port?: number;
+  /** Read tokens of private repositories (the edge's SSM store, locally). @default none */
+  readonly tokens?: TokenStore;
   /** Called for every request, after it is answered (for logs and tests). */
   readonly onRequest?: (method: string, urlPath: string, status: number) => void;
 }
@@ -58,15 +63,25 @@ export async function startEdgeServer(options: EdgeServerOptions): Promise<EdgeS
 }
 
 async function answer(options: EdgeServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<number> {
-  const send = (status: number, body: string) => {
-    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  const send = (status: number, body: string, extra: Readonly<Record<string, string>> = {}) => {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...extra, 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
     return status;
   };
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n');
-  // CloudFront hands the edge function the path without the query string, still percent-encoded
-  const uri = (req.url ?? '/').replace(/[?#].*$/s, '');
-  const routed = route(uri.startsWith('/') ? uri : `/${uri}`, options.config);
+  // CloudFront hands the edge functions the path without the query string, still percent-encoded
+  const raw = (req.url ?? '/').replace(/[?#].*$/s, '');
+  const uri = raw.startsWith('/') ? raw : `/${raw}`;
+  // viewer request (access, setup files), origin request (route), origin response (headers): as in AWS
+  const decision = await viewerRequest({
+    method: req.method,
+    uri,
+    host: req.headers.host,
+    scheme: 'http',
+    authorization: req.headers.authorization,
+  }, options.config, options.tokens);
+  if (decision.kind === 'respond') return send(decision.response.status, decision.response.body, { ...decision.response.headers });
+  const routed = route(uri, options.config);
   if (routed.kind === 'status') return send(routed.status, `${routed.status}: ${routed.reason}\n`);
   let key: string;
   try {
@@ -84,6 +99,9 @@ async function answer(options: EdgeServerOptions, req: http.IncomingMessage, res
       const value = out[field];
       if (value !== undefined) headers[header] = value instanceof Date ? value.toUTCString() : String(value);
     }
+    const classed = objectHeaders(key, options.config);
+    headers['content-type'] = classed.contentType;
+    headers['cache-control'] = classed.cacheControl;
     res.writeHead(200, headers);
     const body = 'Body' in out ? out.Body : undefined;
     if (!body) {

@@ -130,7 +130,7 @@ describe('the local pipeline\'s parts (yum and apt on one bucket, no client)', (
     expect(await yumIndexNames(`${yum().url}el/x86_64/`)).toEqual(['after', 'retried', 'routed']);
   });
 
-  it('the edge server applies the edge rules: repository prefixes only, keys decoded, S3\'s headers, HEAD', async () => {
+  it('the edge server applies the edge rules: repository prefixes only, keys decoded, per-class headers, HEAD', async () => {
     const key = 'yum/el/x86_64/c++ tools-1.0-1.x86_64.rpm';
     const bytes = rpm('c++');
     await pipeline.client.send(new PutObjectCommand({ Bucket: pipeline.bucket, Key: key, Body: bytes, CacheControl: 'public, max-age=60' }));
@@ -138,12 +138,13 @@ describe('the local pipeline\'s parts (yum and apt on one bucket, no client)', (
     const got = await fetch(url);
     expect(got.status).toBe(200);
     expect(Buffer.from(await got.arrayBuffer()).equals(Buffer.from(bytes))).toBe(true);
-    expect(got.headers.get('cache-control')).toBe('public, max-age=60');
+    // as the origin-response function does: a package is immutable, whatever the object said
+    expect(got.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(got.headers.get('etag')).toMatch(/^"[0-9a-f]{32}"$/);
     const head = await fetch(url, { method: 'HEAD' });
     expect([head.status, head.headers.get('content-length')]).toEqual([200, String(bytes.length)]);
-    // the repomd.xml the indexer published carries the engine's cache policy through the edge
-    expect((await fetch(`${yum().url}el/x86_64/repodata/repomd.xml`)).headers.get('cache-control')).toMatch(/max-age=30/);
+    // a manifest gets the edge's short manifest policy (the host's manifest TTL, 60 s by default)
+    expect((await fetch(`${yum().url}el/x86_64/repodata/repomd.xml`)).headers.get('cache-control')).toBe('public, max-age=60, must-revalidate');
     expect((await fetch(`${yum().url}el/x86_64/missing.rpm`)).status).toBe(404);
     expect((await fetch(`${pipeline.url}/elsewhere/x86_64/stray-1.0-1.x86_64.rpm`)).status).toBe(404); // outside every prefix
     expect((await fetch(`${pipeline.url}/yum/%E0%A4%A.rpm`)).status).toBe(400);
