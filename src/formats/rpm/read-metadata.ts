@@ -318,38 +318,9 @@ export async function eachFilelistsPackage(
   source: XmlSource, onPackage: (entry: FilelistsEntry) => void, limits: MetadataLimits = {},
 ): Promise<void> {
   const file = 'filelists.xml';
-  const l = { ...DEFAULTS, ...limits };
-  const budget = new Budget(file, l);
-  let pkgAttrs: Attrs | undefined;
-  let version: Attrs | undefined;
-  let files: RpmFile[] = [];
-  let fileAttrs: Attrs = {};
-  await runParser(file, 'filelists', source, l.maxTextLength, {
-    open(path, attrs) {
-      const name = path[path.length - 1];
-      if (path.length === 2 && name === 'package') {
-        budget.package();
-        pkgAttrs = attrs;
-        version = undefined;
-        files = [];
-      } else if (pkgAttrs && path.length === 3) {
-        if (name === 'version') version = attrs;
-        if (name === 'file') {
-          budget.item();
-          fileAttrs = attrs;
-        }
-      }
-    },
-    close(path, text) {
-      const name = path[path.length - 1];
-      if (!pkgAttrs) return;
-      if (path.length === 3 && name === 'file') files.push(fileEntry(file, fileAttrs, text));
-      if (path.length === 2 && name === 'package') {
-        onPackage({ ...identity(file, pkgAttrs, version), files });
-        pkgAttrs = undefined;
-      }
-    },
-  });
+  await eachListPackage(source, limits, { file, root: 'filelists', item: 'file' },
+    (attrs, text) => fileEntry(file, attrs, text),
+    (id, files) => onPackage({ ...id, files }));
 }
 
 /** Read other.xml. */
@@ -362,40 +333,55 @@ export async function parseOther(source: XmlSource, limits: MetadataLimits = {})
 /** Read other.xml package by package. */
 export async function eachOtherPackage(source: XmlSource, onPackage: (entry: OtherEntry) => void, limits: MetadataLimits = {}): Promise<void> {
   const file = 'other.xml';
+  await eachListPackage(source, limits, { file, root: 'otherdata', item: 'changelog' },
+    (attrs, text, pkg) => ({
+      author: attrs.author ?? '',
+      date: integer(file, attrs.date, `date of a changelog entry of ${pkg.name}`),
+      text,
+    }),
+    (id, changelogs) => onPackage({ ...id, changelogs }));
+}
+
+/**
+ * filelists.xml and other.xml share one shape: `<package pkgid name arch><version/>` followed by
+ * a list of one kind of item. Reads it package by package, within the limits.
+ */
+async function eachListPackage<T>(
+  source: XmlSource,
+  limits: MetadataLimits,
+  shape: { readonly file: string; readonly root: string; readonly item: string },
+  itemOf: (attrs: Attrs, text: string, pkg: Attrs) => T,
+  onPackage: (id: PackageIdentity, items: T[]) => void,
+): Promise<void> {
+  const { file } = shape;
   const l = { ...DEFAULTS, ...limits };
   const budget = new Budget(file, l);
   let pkgAttrs: Attrs | undefined;
   let version: Attrs | undefined;
-  let changelogs: RpmChangelog[] = [];
-  let entryAttrs: Attrs = {};
-  await runParser(file, 'otherdata', source, l.maxTextLength, {
+  let items: T[] = [];
+  let itemAttrs: Attrs = {};
+  await runParser(file, shape.root, source, l.maxTextLength, {
     open(path, attrs) {
       const name = path[path.length - 1];
       if (path.length === 2 && name === 'package') {
         budget.package();
         pkgAttrs = attrs;
         version = undefined;
-        changelogs = [];
+        items = [];
       } else if (pkgAttrs && path.length === 3) {
         if (name === 'version') version = attrs;
-        if (name === 'changelog') {
+        if (name === shape.item) {
           budget.item();
-          entryAttrs = attrs;
+          itemAttrs = attrs;
         }
       }
     },
     close(path, text) {
       const name = path[path.length - 1];
       if (!pkgAttrs) return;
-      if (path.length === 3 && name === 'changelog') {
-        changelogs.push({
-          author: entryAttrs.author ?? '',
-          date: integer(file, entryAttrs.date, `date of a changelog entry of ${pkgAttrs.name}`),
-          text,
-        });
-      }
+      if (path.length === 3 && name === shape.item) items.push(itemOf(itemAttrs, text, pkgAttrs));
       if (path.length === 2 && name === 'package') {
-        onPackage({ ...identity(file, pkgAttrs, version), changelogs });
+        onPackage(identity(file, pkgAttrs, version), items);
         pkgAttrs = undefined;
       }
     },
