@@ -41,6 +41,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-s3',
     '@aws-sdk/client-ssm',
     '@aws-sdk/client-sqs',
+    '@aws-sdk/client-eventbridge',
     'openpgp',
     'saxes',
     'commander@^14',
