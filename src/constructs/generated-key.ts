@@ -22,6 +22,11 @@ export interface GeneratedKeyProps {
   /** Delete the parameter with the resource. */
   readonly destroy: boolean;
   readonly parameterPath?: string;
+  /**
+   * A key the user made: the custom resource only reads these parameters and publishes the
+   * public half; it never writes or deletes them.
+   */
+  readonly existing?: { readonly parameterName: string; readonly passphraseParameterName?: string };
 }
 
 const PARAMETER_PATH = /^\/([A-Za-z0-9_.-]+\/)*$/;
@@ -30,6 +35,7 @@ const PARAMETER_PATH = /^\/([A-Za-z0-9_.-]+\/)*$/;
  * A signing key generated at deploy time by a custom resource (CloudFormation cannot create
  * SecureString parameters): the private key goes to a SecureString parameter (written with
  * Overwrite=false, so an existing key is kept), the public key to `<prefix>keys/` in the bucket.
+ * With `existing`, the same resource publishes the public half of a key the user stored.
  */
 export class GeneratedKey extends Construct {
   public readonly parameterName: string;
@@ -39,23 +45,31 @@ export class GeneratedKey extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const { kind } = props;
-    const path = props.parameterPath ?? `/cdk-package-repos/${stack.stackName}/${Names.uniqueResourceName(scope, { maxLength: 128 })}/`;
-    if (!Token.isUnresolved(path) && !PARAMETER_PATH.test(path)) {
-      throw new Error(`parameterPath must start and end with '/' and hold only letters, digits, '_', '.', '-': ${JSON.stringify(path)}`);
+    const { existing } = props;
+    if (existing) {
+      this.parameterName = existing.parameterName;
+    } else {
+      const path = props.parameterPath ?? `/cdk-package-repos/${stack.stackName}/${Names.uniqueResourceName(scope, { maxLength: 128 })}/`;
+      if (!Token.isUnresolved(path) && !PARAMETER_PATH.test(path)) {
+        throw new Error(`parameterPath must start and end with '/' and hold only letters, digits, '_', '.', '-': ${JSON.stringify(path)}`);
+      }
+      this.parameterName = `${path}${kind}-private-key`;
     }
-    this.parameterName = `${path}${kind}-private-key`;
     this.parameterArn = parameterArn(this, this.parameterName);
+    const passphraseArn = existing?.passphraseParameterName === undefined ? undefined : parameterArn(this, existing.passphraseParameterName);
 
     const provider = KeygenProvider.of(this);
     const publicKeys = props.bucket.arnForObjects(`${props.publicKeyPrefix}${KEYS_FOLDER}*`);
     const policy = new iam.Policy(this, 'Policy', {
       statements: [
-        new iam.PolicyStatement({
-          actions: ['ssm:PutParameter', 'ssm:GetParameter', ...(props.destroy ? ['ssm:DeleteParameter'] : [])],
-          resources: [this.parameterArn],
-        }),
+        existing
+          ? new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [this.parameterArn, ...(passphraseArn ? [passphraseArn] : [])] })
+          : new iam.PolicyStatement({
+            actions: ['ssm:PutParameter', 'ssm:GetParameter', ...(props.destroy ? ['ssm:DeleteParameter'] : [])],
+            resources: [this.parameterArn],
+          }),
         new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [publicKeys] }),
-        ...(props.encryptionKey ? [viaSsm(stack, props.encryptionKey, ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'])] : []),
+        ...(props.encryptionKey ? [viaSsm(stack, props.encryptionKey, existing ? ['kms:Decrypt'] : ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'])] : []),
       ],
     });
     provider.role.attachInlinePolicy(policy);
@@ -66,13 +80,14 @@ export class GeneratedKey extends Construct {
 
     const properties: KeygenProperties = {
       KeyKind: kind,
+      ...(existing ? { Mode: 'existing' as const, PassphraseParameterName: existing.passphraseParameterName } : {}),
       ParameterName: this.parameterName,
       KmsKeyId: props.encryptionKey?.keyArn,
       UserId: props.userId,
       RsaKeyName: props.rsaKeyName,
       BucketName: props.bucket.bucketName,
       PublicKeyPrefix: `${props.publicKeyPrefix}${KEYS_FOLDER}`,
-      RemovalPolicy: props.destroy ? 'destroy' : 'retain',
+      RemovalPolicy: props.destroy && !existing ? 'destroy' : 'retain',
     };
     const resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,

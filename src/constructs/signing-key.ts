@@ -164,19 +164,34 @@ export abstract class SigningKey {
   }
 
   /**
-   * Use a key you created and stored in SSM Parameter Store yourself.
+   * Use a key you created and stored in SSM Parameter Store yourself. The parameters must
+   * exist before the deployment: a custom resource reads the key at deploy time (failing the
+   * deployment with a clear message when it is missing, locked by a wrong passphrase or
+   * unable to sign) and publishes its public half under `<prefix>keys/`, exactly as for a
+   * generated key. The parameters are never written or deleted by the stack.
    */
   public static fromParameterNames(names: SigningKeyParameterNames): ISigningKey {
     return {
-      bind(scope: Construct): SigningKeyConfig {
+      bind(scope: Construct, bindOptions: SigningKeyBindOptions): SigningKeyConfig {
+        const key = new GeneratedKey(scope, 'SigningKey', {
+          kind: bindOptions.keyType === SigningKeyType.RSA ? 'rsa' : 'openpgp',
+          bucket: bindOptions.bucket,
+          publicKeyPrefix: bindOptions.publicKeyPrefix,
+          rsaKeyName: bindOptions.rsaKeyName,
+          userId: `${bindOptions.repositoryName} (cdk-package-repos)`,
+          encryptionKey: names.encryptionKey,
+          destroy: false,
+          existing: { parameterName: names.privateKeyParameterName, passphraseParameterName: names.passphraseParameterName },
+        });
         return {
           privateKeyParameterName: names.privateKeyParameterName,
-          privateKeyParameterArn: parameterArn(scope, names.privateKeyParameterName),
+          privateKeyParameterArn: key.parameterArn,
           passphraseParameterName: names.passphraseParameterName,
           passphraseParameterArn: names.passphraseParameterName === undefined
             ? undefined
             : parameterArn(scope, names.passphraseParameterName),
           encryptionKey: names.encryptionKey,
+          dependable: key,
         };
       },
     };

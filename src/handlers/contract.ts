@@ -27,6 +27,14 @@ export type KeyKind = 'openpgp' | 'rsa';
 /** Properties of the key-generation custom resource (CloudFormation passes them as strings). */
 export interface KeygenProperties {
   readonly KeyKind: KeyKind;
+  /**
+   * 'generate' (absent): create the key unless the parameter exists. 'existing': the user made
+   * the key; read it (failing clearly when the parameter is missing), publish its public half,
+   * never write or delete the parameter.
+   */
+  readonly Mode?: 'generate' | 'existing';
+  /** 'existing' mode: the SecureString parameter holding the private key's passphrase, if any. */
+  readonly PassphraseParameterName?: string;
   /** Name of the SecureString parameter the private key is written to. */
   readonly ParameterName: string;
   /** KMS key (id, ARN or alias) for the parameter; absent: the AWS-managed `alias/aws/ssm`. */

@@ -12,6 +12,8 @@ import type { SigningKeys } from '../signing/signer';
  * Create/Update: keep the private key parameter if it exists (PutParameter Overwrite=false),
  * else generate a key and store it as a SecureString; then publish the public key files.
  * Delete: delete the parameter only when the removal policy says 'destroy'.
+ * A key the user brings (Mode 'existing') is only read, to publish its public half: the handler
+ * never writes or deletes it, and fails the deployment with a clear message when it is missing.
  * The physical id is the parameter name, so renaming it creates a new key and lets
  * CloudFormation delete (or keep) the old one.
  */
@@ -39,13 +41,19 @@ const KEY_CACHE_CONTROL = 'public, max-age=300';
 
 export async function onEvent(event: KeygenEvent, clients: KeygenClients): Promise<KeygenResult> {
   const props = event.ResourceProperties;
+  const existing = props.Mode === 'existing';
   if (event.RequestType === 'Delete') {
     const name = event.PhysicalResourceId ?? props.ParameterName;
-    if (props.RemovalPolicy === 'destroy') await deleteParameter(clients.ssm, name);
+    if (props.RemovalPolicy === 'destroy' && !existing) await deleteParameter(clients.ssm, name);
     return { PhysicalResourceId: name };
   }
-  const privateKey = await existingKey(clients.ssm, props.ParameterName) ?? await createKey(clients.ssm, props);
-  const keys = await signingKeys(props, privateKey);
+  const privateKey = existing
+    ? await requiredParameter(clients.ssm, props.ParameterName, 'private key')
+    : await existingKey(clients.ssm, props.ParameterName) ?? await createKey(clients.ssm, props);
+  const passphrase = existing && props.PassphraseParameterName
+    ? await requiredParameter(clients.ssm, props.PassphraseParameterName, 'passphrase')
+    : undefined;
+  const keys = await signingKeys(props, privateKey, passphrase);
   const published: string[] = [];
   for (const file of publicKeyFiles(keys, 'repository')) {
     const key = `${props.PublicKeyPrefix}${file.name}`;
@@ -78,6 +86,15 @@ async function existingKey(ssm: KeygenClients['ssm'], name: string): Promise<str
   }
 }
 
+/** A parameter the user created before deploying (SigningKey.fromParameterNames). */
+async function requiredParameter(ssm: KeygenClients['ssm'], name: string, what: string): Promise<string> {
+  const value = await existingKey(ssm, name);
+  if (value === undefined || value === '') {
+    throw new Error(`the SSM parameter ${name} (the signing key's ${what}) does not exist or is empty: create it (a SecureString) before deploying a repository with SigningKey.fromParameterNames`);
+  }
+  return value;
+}
+
 /** Generates a key and stores it; if another writer got there first, theirs is kept. */
 async function createKey(ssm: KeygenClients['ssm'], props: KeygenProperties): Promise<string> {
   const privateKey = props.KeyKind === 'rsa'
@@ -103,12 +120,17 @@ async function createKey(ssm: KeygenClients['ssm'], props: KeygenProperties): Pr
   }
 }
 
-async function signingKeys(props: KeygenProperties, privateKey: string): Promise<SigningKeys> {
-  if (props.KeyKind === 'rsa') {
-    if (!props.RsaKeyName) throw new Error('RsaKeyName is required for an RSA key');
-    return { rsa: loadRsaSigner(privateKey, props.RsaKeyName) };
+async function signingKeys(props: KeygenProperties, privateKey: string, passphrase?: string): Promise<SigningKeys> {
+  const where = `the key in ${props.ParameterName}`;
+  try {
+    if (props.KeyKind === 'rsa') {
+      if (!props.RsaKeyName) throw new Error('RsaKeyName is required for an RSA key');
+      return { rsa: loadRsaSigner(privateKey, props.RsaKeyName, passphrase) };
+    }
+    return { pgp: await loadPgpSigner(privateKey, passphrase) };
+  } catch (e) {
+    throw new Error(`${where} cannot sign: ${(e as Error).message}`, { cause: e });
   }
-  return { pgp: await loadPgpSigner(privateKey) };
 }
 
 async function deleteParameter(ssm: KeygenClients['ssm'], name: string): Promise<void> {

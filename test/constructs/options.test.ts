@@ -46,7 +46,7 @@ describe('indexer packaging', () => {
 });
 
 describe('signing keys', () => {
-  it('uses your own parameters: no key generation, GetParameter on exactly them, KMS decrypt only through SSM', () => {
+  it('uses your own parameters: publishes their public key, reads exactly them, never writes them, KMS decrypt only through SSM', () => {
     // GIVEN
     const { app, stack } = newStack();
     const key = new kms.Key(stack, 'Key');
@@ -58,21 +58,36 @@ describe('signing keys', () => {
         encryptionKey: key,
       }),
     });
-    // THEN
+    // THEN the custom resource only publishes the public half of the key (no generation, kept on delete)
     const { main } = templates(app, stack);
-    main.resourceCountIs('Custom::PackageRepositorySigningKey', 0);
+    main.resourceCountIs('Custom::PackageRepositorySigningKey', 1);
+    main.hasResourceProperties('Custom::PackageRepositorySigningKey', {
+      Mode: 'existing',
+      KeyKind: 'openpgp',
+      ParameterName: '/repo/signing-key',
+      PassphraseParameterName: '/repo/signing-key-passphrase',
+      PublicKeyPrefix: 'yum/keys/',
+      RemovalPolicy: 'retain',
+    });
     main.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ PGP_KEY_PARAMETER: '/repo/signing-key', PASSPHRASE_PARAMETER: '/repo/signing-key-passphrase' }) },
     });
+    // AND every SSM permission (the indexer's and the custom resource's) is GetParameter on exactly the two parameters
     const all = statements(main.findResources('AWS::IAM::Policy'));
     const ssm = all.filter((s) => JSON.stringify(s.Action).includes('ssm:'));
-    expect(ssm).toHaveLength(1);
-    expect(ssm[0].Action).toBe('ssm:GetParameter');
-    expect(JSON.stringify(ssm[0].Resource)).toMatch(/parameter\/repo\/signing-key"/);
-    expect(JSON.stringify(ssm[0].Resource)).toMatch(/parameter\/repo\/signing-key-passphrase"/);
+    expect(ssm).toHaveLength(2);
+    for (const statement of ssm) {
+      expect(statement.Action).toBe('ssm:GetParameter');
+      expect(JSON.stringify(statement.Resource)).toMatch(/parameter\/repo\/signing-key"/);
+      expect(JSON.stringify(statement.Resource)).toMatch(/parameter\/repo\/signing-key-passphrase"/);
+    }
     const decrypt = all.filter((s) => s.Action === 'kms:Decrypt');
-    expect(decrypt).toHaveLength(1);
-    expect(decrypt[0].Condition).toEqual({ StringEquals: { 'kms:ViaService': VIA_SSM } });
+    expect(decrypt).toHaveLength(2);
+    for (const statement of decrypt) expect(statement.Condition).toEqual({ StringEquals: { 'kms:ViaService': VIA_SSM } });
+    // AND the indexer starts only once the key is checked and published
+    const [indexerId] = Object.entries(main.findResources('AWS::Lambda::Function')).find(([, f]) => f.Properties.Environment?.Variables?.PGP_KEY_PARAMETER)!;
+    const [keyId] = Object.keys(main.findResources('Custom::PackageRepositorySigningKey'));
+    expect(JSON.stringify(main.findResources('AWS::Lambda::Function')[indexerId].DependsOn ?? [])).toContain(keyId);
   });
 
   it('accepts a simple (non-path) parameter name', () => {

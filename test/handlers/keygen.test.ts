@@ -136,6 +136,53 @@ describe('key generation custom resource', () => {
     expect(store.parameters.has('/k/p')).toBe(kept);
   });
 
+  describe('a key the user brings (Mode existing)', () => {
+    it('publishes the public half of a passphrase-protected key and never writes the parameters', async () => {
+      // GIVEN the user's key, locked by a passphrase kept in its own parameter
+      const store = new FakeParameterStore();
+      const own = await generatePgpKey({ name: 'Ops <ops@example.com>', type: 'ed25519', passphrase: 'correct horse' });
+      store.parameters.set('/ops/key', { value: own.privateKeyArmored, type: 'SecureString' });
+      store.parameters.set('/ops/passphrase', { value: 'correct horse', type: 'SecureString' });
+      const props = properties({ Mode: 'existing', ParameterName: '/ops/key', PassphraseParameterName: '/ops/passphrase', PublicKeyPrefix: 'byo/keys/' });
+      // WHEN the resource is created, then deleted with a destroy policy
+      const result = await onEvent(event('Create', props), { ssm: store.client, s3: s3.client });
+      await onEvent(event('Delete', { ...props, RemovalPolicy: 'destroy' }, result.PhysicalResourceId), { ssm: store.client, s3: s3.client });
+      // THEN the public key clients need is published, and the user's parameters are untouched
+      expect(result.Data?.Fingerprint).toBe(own.fingerprint);
+      expect(await text('byo/keys/repository.asc')).toBe(own.publicKeyArmored);
+      expect(store.parameters.get('/ops/key')!.value).toBe(own.privateKeyArmored);
+      expect(store.parameters.has('/ops/passphrase')).toBe(true);
+    });
+
+    it('publishes an apk RSA key under its key name', async () => {
+      const store = new FakeParameterStore();
+      const dir = mkdtempSync(path.join(tmpdir(), 'keygen-'));
+      execFileSync('openssl', ['genrsa', '-out', path.join(dir, 'k.pem'), '2048'], { stdio: 'ignore' });
+      const pem = execFileSync('openssl', ['rsa', '-in', path.join(dir, 'k.pem'), '-traditional'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      store.parameters.set('/ops/apk', { value: pem, type: 'SecureString' });
+      const props = properties({ Mode: 'existing', KeyKind: 'rsa', ParameterName: '/ops/apk', RsaKeyName: 'ops.rsa.pub', PublicKeyPrefix: 'byo-apk/keys/' });
+      await onEvent(event('Create', props), { ssm: store.client, s3: s3.client });
+      const expected = execFileSync('openssl', ['rsa', '-in', path.join(dir, 'k.pem'), '-pubout'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      expect((await text('byo-apk/keys/ops.rsa.pub')).trim()).toBe(expected.trim());
+    });
+
+    it.each<[string, (store: FakeParameterStore) => Promise<void>, RegExp]>([
+      ['a missing parameter', async () => undefined, /the SSM parameter \/ops\/key \(the signing key's private key\) does not exist or is empty: create it/],
+      ['a missing passphrase', async (store) => {
+        store.parameters.set('/ops/key', { value: (await generatePgpKey({ name: 'x', type: 'ed25519', passphrase: 'p' })).privateKeyArmored, type: 'SecureString' });
+      }, /the key in \/ops\/key cannot sign: the key is protected by a passphrase/],
+      ['something that is not a key', async (store) => {
+        store.parameters.set('/ops/key', { value: 'hello', type: 'SecureString' });
+      }, /the key in \/ops\/key cannot sign: not an armored OpenPGP private key/],
+    ])('fails the deployment clearly on %s, creating nothing', async (_, given, message) => {
+      const store = new FakeParameterStore();
+      await given(store);
+      const before = new Map(store.parameters);
+      await expect(onEvent(event('Create', properties({ Mode: 'existing', ParameterName: '/ops/key' })), { ssm: store.client, s3: s3.client })).rejects.toThrow(message);
+      expect(store.parameters).toEqual(before);
+    });
+  });
+
   it('deleting a parameter that is gone already succeeds', async () => {
     const store = new FakeParameterStore();
     await expect(onEvent(event('Delete', properties({ ParameterName: '/k/gone', RemovalPolicy: 'destroy' }), '/k/gone'), { ssm: store.client, s3: s3.client }))
