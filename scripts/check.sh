@@ -11,5 +11,6 @@ if [[ "${CI:-}" == "true" || ! -d node_modules ]]; then
 fi
 npx projen compile            # jsii: the library, the CLI, API.md
 npx projen rosetta:check      # every README and doc-comment TypeScript example compiles
+npx projen bindings:check     # jsii-pacmak --code-only for Python and Java; the Python compiles
 npx projen test               # bundles, tsc --noEmit, vitest, eslint
 npx projen integ:verify       # integ-runner snapshots match, without deploying
