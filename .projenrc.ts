@@ -156,6 +156,8 @@ const bindingsCheck = project.addTask('bindings:check', {
 });
 bindingsCheck.exec('jsii-pacmak --code-only --target python --target java');
 bindingsCheck.exec('python3 -m compileall -q dist/python/src');
+// the README's Python and Java examples name classes, keyword arguments and builder methods that exist
+bindingsCheck.exec('python3 scripts/check-readme-bindings.py README.md dist');
 
 // the main job on this machine: `npm run demo -- --check`
 const demo = project.addTask('demo', { description: 'Build, then run `pkgrepo demo` (sample repositories served on 127.0.0.1)' });
