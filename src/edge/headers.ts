@@ -1,4 +1,7 @@
 import { type EdgeConfig, type EdgeRepository, repositoryOf } from './router';
+import { DEFAULT_MANIFEST_MAX_AGE, IMMUTABLE_MAX_AGE } from '../cache-control';
+
+export { DEFAULT_MANIFEST_MAX_AGE, GENERATED_CACHE_CONTROL } from '../cache-control';
 
 /**
  * How an object is cached:
@@ -15,14 +18,6 @@ export interface ObjectHeaders {
   readonly contentType: string;
   readonly cacheControl: string;
 }
-
-/** A year: what "never changes" means to caches. */
-const IMMUTABLE_MAX_AGE = 31_536_000;
-/** The default lifetime of fixed-name manifests in caches. */
-export const DEFAULT_MANIFEST_MAX_AGE = 60;
-
-/** Cache-Control of responses generated per request (setup files, 401): never stored. */
-export const GENERATED_CACHE_CONTROL = 'no-store';
 
 const PACKAGE = /\.(rpm|deb|udeb|apk)$|\.pkg\.tar(\.(zst|xz|gz|bz2|lz4|lrz|lzo|Z))?(\.sig)?$/;
 const HASH_NAMED = /(^|\/)repodata\/[0-9a-f]{64}-[^/]+$|\/by-hash\/(MD5Sum|SHA1|SHA256|SHA512)\/[0-9a-f]+$/;

@@ -1,4 +1,5 @@
 import type { FormatName, IndexedPackage, RepositoryUnit } from './format';
+import { MANIFEST_CACHE_CONTROL } from '../cache-control';
 import type { Storage } from '../storage/storage';
 
 /**
@@ -162,7 +163,7 @@ export async function writeDirectoryListing(
   const key = `${place.dir}${LISTING_FILE}`;
   await storage.put(key, renderListing({ title: place.title, entries: rows, links: place.links, generated: now }), {
     contentType: 'text/html; charset=utf-8',
-    cacheControl: 'public, max-age=60, must-revalidate',
+    cacheControl: MANIFEST_CACHE_CONTROL,
   });
   return key;
 }

@@ -1,6 +1,7 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { KeygenProperties } from './contract';
+import { KEY_CACHE_CONTROL } from '../cache-control';
 import { publicKeyFiles } from '../signing/keys';
 import { generatePgpKey, loadPgpSigner } from '../signing/pgp';
 import { generateRsaKey, loadRsaSigner } from '../signing/rsa';
@@ -36,8 +37,6 @@ export interface KeygenClients {
   readonly s3: Pick<S3Client, 'send'>;
 }
 
-/** Public key files change only with the key: caches may keep them a while. */
-const KEY_CACHE_CONTROL = 'public, max-age=300';
 
 export async function onEvent(event: KeygenEvent, clients: KeygenClients): Promise<KeygenResult> {
   const props = event.ResourceProperties;
