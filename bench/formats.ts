@@ -3,11 +3,14 @@
  * reference tools index them (full and incremental command lines), and how to tell whether
  * our metadata equals the reference's.
  */
-import { copyFile, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, readdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { syntheticApk, syntheticDeb, syntheticPacman } from './other-packages';
 import { syntheticRpm, type SyntheticPackage } from './yum-packages';
 import type { FormatName } from '../src/engine/format';
+import { readDatabase, renderDesc, renderFiles } from '../src/formats/pacman';
 import { parseRepomd } from '../src/formats/rpm';
 
 /** A command line: program and arguments. */
@@ -58,14 +61,25 @@ export interface BenchFormat {
   readonly repoName?: string;
   /** Repeats of each scenario. @default the --repeat option */
   readonly repeat?: number;
-  /** Run ours a second time with the stat-listed storage (LocalStorage's MD5 listing left out). @default false */
-  readonly statVariant?: boolean;
+  /** Also run ours on one thread (no package parser threads) for the full indexes. @default false */
+  readonly singleThreadVariant?: boolean;
 }
 
 const YUM_DATA = ['primary', 'filelists', 'other'];
 
 async function repomdOf(dir: string) {
   return parseRepomd(await readFile(path.join(dir, 'repodata/repomd.xml'), 'utf8'));
+}
+
+/** SHA-256 of the uncompressed primary, filelists and other of the yum repository in `dir`. */
+async function openDigests(dir: string): Promise<string[]> {
+  const repomd = await repomdOf(dir);
+  const digests: string[] = [];
+  for (const type of YUM_DATA) {
+    const record = repomd.records.find((r) => r.type === type);
+    if (record) digests.push(createHash('sha256').update(gunzipSync(await readFile(path.join(dir, record.href)))).digest('hex'));
+  }
+  return digests;
 }
 
 /** `sh -c script sh args...`: the script sees the arguments as "$@". */
@@ -75,21 +89,17 @@ export const FORMATS: Readonly<Record<string, BenchFormat>> = {
   yum: {
     name: 'yum',
     generate: syntheticRpm,
-    statVariant: true,
+    singleThreadVariant: true,
     isPackage: (p) => p.endsWith('.rpm'),
     references: [{
       name: 'createrepo_c',
       full: (dir) => ['createrepo_c', ['--quiet', '--no-database', dir]],
       incremental: { name: 'createrepo_c --update', command: (dir) => ['createrepo_c', ['--quiet', '--no-database', '--update', dir]] },
     }],
-    // the uncompressed XML is what must be identical: compare the open-checksums
+    // the uncompressed XML is what must be identical (our repomd.xml has no open-checksum to compare)
     sameIndex: async (ours, reference) => {
-      const [a, b] = [await repomdOf(ours), await repomdOf(reference)];
-      return YUM_DATA.every((type) => {
-        const x = a.records.find((r) => r.type === type);
-        const y = b.records.find((r) => r.type === type);
-        return x !== undefined && y !== undefined && x.openChecksum === y.openChecksum && x.openSize === y.openSize;
-      });
+      const [a, b] = [await openDigests(ours), await openDigests(reference)];
+      return a.length === YUM_DATA.length && a.every((d, i) => d === b[i]);
     },
     indexFiles: async (dir) => ['repodata/repomd.xml', 'repodata/repomd.xml.asc', ...(await repomdOf(dir)).records.map((r) => r.href)],
     floor: { script: 'floor.js', tool: 'minimal process', scenario: (n) => `floor of an update: read, inflate, SHA-256 the ${n}-package index` },
@@ -97,6 +107,7 @@ export const FORMATS: Readonly<Record<string, BenchFormat>> = {
   apt: {
     name: 'apt',
     generate: syntheticDeb,
+    singleThreadVariant: true,
     isPackage: (p) => p.endsWith('.deb'),
     repeat: 1,
     references: [
@@ -122,6 +133,18 @@ export const FORMATS: Readonly<Record<string, BenchFormat>> = {
       const theirs = stanzas(await readFile(path.join(reference, '.ref/Packages'), 'utf8'));
       return mine.length > 0 && mine.length === theirs.length && mine.every((s, i) => s === theirs[i]);
     },
+    // the entry points and every Packages file of each distribution (by-hash copies are the same bytes again)
+    indexFiles: async (dir) => {
+      const files: string[] = [];
+      for (const distribution of await readdir(path.join(dir, 'dists')).catch(() => [] as string[])) {
+        const root = `dists/${distribution}`;
+        for (const name of ['InRelease', 'Release', 'Release.gpg']) files.push(`${root}/${name}`);
+        for (const entry of await readdir(path.join(dir, root), { recursive: true })) {
+          if (/^[^/]+\/binary-[^/]+\/Packages(\.gz)?$/.test(entry)) files.push(`${root}/${entry}`);
+        }
+      }
+      return files;
+    },
   },
   pacman: {
     name: 'pacman',
@@ -143,6 +166,21 @@ export const FORMATS: Readonly<Record<string, BenchFormat>> = {
           : sh('d=$1; shift; cd "$d/bench" && repo-remove -q --nocolor bench.db.tar.gz "$@"', dir, ...removed.map((p) => p.name))),
       },
     }],
+    // every desc and files entry of both databases equal repo-add's (repo-add 6.0.2 adds MD5SUM, ignored)
+    sameIndex: async (ours, reference) => {
+      for (const kind of ['db', 'files']) {
+        const entries = async (dir: string) => (await readDatabase(await readFile(path.join(dir, 'bench', `bench.${kind}.tar.gz`))))
+          .map((e) => `${renderDesc({ ...e, md5sum: undefined })}${e.files === undefined ? '' : renderFiles(e.files)}`).sort();
+        const [a, b] = [await entries(ours), await entries(reference)];
+        if (a.length === 0 || a.length !== b.length || !a.every((x, i) => x === b[i])) return false;
+      }
+      return true;
+    },
+    // the databases, their signatures and the engine's state objects of the unit
+    indexFiles: async (dir) => [
+      ...['bench.db.tar.gz', 'bench.db.tar.gz.sig', 'bench.files.tar.gz', 'bench.files.tar.gz.sig'].map((f) => `bench/${f}`),
+      ...(await readdir(path.join(dir, 'bench', '.pkgrepo')).catch(() => [] as string[])).map((n) => `bench/.pkgrepo/${n}`),
+    ],
   },
   apk: {
     name: 'apk',

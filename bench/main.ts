@@ -5,7 +5,7 @@
  * child process measured from outside (see measure.ts). Run it with `node bench/run.js`.
  */
 import { cp, mkdir, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -105,13 +105,14 @@ interface Tool {
   full(): Promise<ToolRun>;
 }
 
-function oursTool(name: string, format: BenchFormat, dir: string, keyFile: string, storage: OursJob['storage']): Tool {
+/** Ours, parsing in `workers` threads; `fullOnly`: a variant measured on the full indexes only. */
+function oursTool(name: string, format: BenchFormat, dir: string, keyFile: string, workers: number, fullOnly = false): Tool {
   const run = async (changes?: OursJob['changes']) => {
     const job: OursJob = {
       format: format.name,
       dir,
       keyFile,
-      storage,
+      workers,
       ...(format.repoName ? { repoName: format.repoName } : {}),
       ...(changes ? { changes } : {}),
     };
@@ -127,7 +128,7 @@ function oursTool(name: string, format: BenchFormat, dir: string, keyFile: strin
     dir,
     ours: true,
     full: () => run(),
-    incremental: { name, run: (add, remove) => run({ upserted: add.map((p) => p.path), deleted: remove.map((p) => p.path) }) },
+    ...(fullOnly ? {} : { incremental: { name, run: (add, remove) => run({ upserted: add.map((p) => p.path), deleted: remove.map((p) => p.path) }) } }),
   };
 }
 
@@ -155,10 +156,10 @@ async function benchFormat(format: BenchFormat, o: Options, keyFiles: Record<'pg
   await rm(work, { recursive: true, force: true });
   const keyFile = format.name === 'apk' ? keyFiles.rsa : keyFiles.pgp;
   const references = format.references.map((r, i) => referenceTool(r, path.join(work, `reference-${i}`)));
-  const ours = oursTool('ours', format, path.join(work, 'ours'), keyFile, 'local');
+  const ours = oursTool('ours', format, path.join(work, 'ours'), keyFile, availableParallelism());
   const tools = [
     ours,
-    ...(format.statVariant ? [oursTool('ours, stat listing', format, path.join(work, 'ours-stat'), keyFile, 'stat')] : []),
+    ...(format.singleThreadVariant ? [oursTool('ours, 1 thread', format, path.join(work, 'ours-1-thread'), keyFile, 0, true)] : []),
     ...references,
   ];
   const repeat = format.repeat ?? o.repeat;

@@ -4,10 +4,9 @@
  * (a batch of changed keys) does. Prints what the storage delivered as one JSON line.
  */
 import { readFile } from 'node:fs/promises';
-import { StatListedStorage } from './stat-listed-storage';
 import { applyChanges, syncAll, type Report } from '../src/engine/engine';
 import type { FormatName } from '../src/engine/format';
-import { createFormat } from '../src/engine/formats';
+import { parallelFormat } from '../src/engine/parallel';
 import { loadPgpSigner } from '../src/signing/pgp';
 import { loadRsaSigner } from '../src/signing/rsa';
 import type { SigningKeys } from '../src/signing/signer';
@@ -23,11 +22,8 @@ export interface OursJob {
   readonly keyFile: string;
   /** pacman: the repository name. */
   readonly repoName?: string;
-  /**
-   * 'local': LocalStorage as `pkgrepo index` uses it; 'stat': listing and `head` by stat
-   * alone, without LocalStorage's MD5 of every listed file (see stat-listed-storage.ts).
-   */
-  readonly storage: 'local' | 'stat';
+  /** Threads parsing packages once more than 50 are read, as `pkgrepo index --workers` (0: none). */
+  readonly workers: number;
   /** Absent: a full scan (`syncAll`); present: only these keys changed (`applyChanges`). */
   readonly changes?: { readonly upserted?: readonly string[]; readonly deleted?: readonly string[] };
 }
@@ -57,10 +53,11 @@ async function keysOf(job: OursJob): Promise<SigningKeys> {
 
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2]) as OursJob;
-  const storage = new MeteredStorage(job.storage === 'stat' ? new StatListedStorage(job.dir) : new LocalStorage(job.dir));
-  const options = { storage, format: createFormat(job.format, { repoName: job.repoName, localLinks: true }), keys: await keysOf(job) };
+  const storage = new MeteredStorage(new LocalStorage(job.dir));
+  const format = parallelFormat(job.format, { repoName: job.repoName, localLinks: true }, { workers: job.workers });
+  const options = { storage, format, keys: await keysOf(job) };
   const started = process.hrtime.bigint();
-  const report: Report = job.changes ? await applyChanges(options, job.changes) : await syncAll(options);
+  const report: Report = await (job.changes ? applyChanges(options, job.changes) : syncAll(options)).finally(() => format.close());
   const engineSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (report.rejected.length) throw new Error(`rejected: ${report.rejected.map((r) => `${r.key}: ${r.reason}`).join('\n')}`);
   const result: OursResult = {

@@ -4,13 +4,15 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runDemo } from './demo';
 import { keygen, loadKeyFiles, PASSPHRASE_ENV } from './keys';
+import { registerReconcile } from './reconcile';
 import { detectEdgeConfig, startServer } from './serve';
 import { addFileToken, FileTokenStore, readTokenFile, removeFileToken } from '../edge/file-token-store';
 import { parseEdgeConfig } from '../edge/router';
 import { addSsmToken, listSsmTokens, removeSsmToken } from '../edge/ssm-token-store';
 import { syncAll, type Report } from '../engine/engine';
 import type { FormatName } from '../engine/format';
-import { createFormat, FORMAT_NAMES } from '../engine/formats';
+import { FORMAT_NAMES } from '../engine/formats';
+import { defaultWorkers, parallelFormat } from '../engine/parallel';
 import { LocalStorage } from '../storage/local';
 
 /** Where the CLI writes; tests capture it. */
@@ -38,6 +40,7 @@ interface IndexOptions {
   readonly label?: string;
   readonly repo?: string;
   readonly quiet?: boolean;
+  readonly workers: number;
 }
 
 interface TokenOptions {
@@ -104,17 +107,23 @@ export function program(io: Io = processIo): Command {
     .option('--label <label>', 'apt: Release Label')
     .option('--repo <name>', 'pacman: repository name (default: first path segment)')
     .option('--quiet', 'print only rejections')
+    .option('--workers <n>', 'threads parsing packages once more than 50 are read (0: none; default: the CPUs)', (v) => {
+      if (!/^\d+$/.test(v)) throw new InvalidArgumentError('a number of threads, 0 or more');
+      return Number(v);
+    }, defaultWorkers())
     .addHelpText('after', '\nLayouts:\n  yum: every directory holding .rpm files is a repository (a Packages/ directory belongs to the one above)\n'
       + `Passphrase of a protected key: ${PASSPHRASE_ENV}.`)
     .action(async (dir: string, opts: IndexOptions) => {
-      const format = createFormat(opts.format, {
+      const format = parallelFormat(opts.format, {
         origin: opts.origin, label: opts.label, repoName: opts.repo, keyName: opts.keyName, localLinks: true,
-      });
+      }, { workers: opts.workers });
       const keys = await loadKeyFiles(opts.format === 'apk' ? { rsa: opts.key, rsaKeyName: opts.keyName } : { pgp: opts.key });
-      const report = await syncAll({ storage: new LocalStorage(path.resolve(dir)), format, keys });
+      const report = await syncAll({ storage: new LocalStorage(path.resolve(dir)), format, keys }).finally(() => format.close());
       printReport(io, report, { quiet: opts.quiet ?? false, base: dir });
       process.exitCode = report.rejected.length ? 1 : 0;
     });
+
+  registerReconcile(cli, io);
 
   cli.command('serve')
     .description('Serve DIR read-only over HTTP on 127.0.0.1 until interrupted, through the same router as the\n'

@@ -56,6 +56,8 @@ export class ApkRepository extends Construct implements IPackageRepository {
   public readonly deadLetterAlarm: cloudwatch.Alarm;
   /** Goes off when the oldest queued upload event is older than the threshold. */
   public readonly messageAgeAlarm: cloudwatch.Alarm;
+  /** Goes off when the indexer rejects a package. */
+  public readonly rejectedPackagesAlarm: cloudwatch.Alarm;
   /** The file name of the public key in /etc/apk/keys (and in index signatures). */
   public readonly keyName: string;
 
@@ -90,6 +92,7 @@ export class ApkRepository extends Construct implements IPackageRepository {
     this.signingKeyParameterName = this.core.signingKeyParameterName;
     this.deadLetterAlarm = this.core.deadLetterAlarm;
     this.messageAgeAlarm = this.core.messageAgeAlarm;
+    this.rejectedPackagesAlarm = this.core.rejectedPackagesAlarm;
   }
 
   /** Lets `grantee` upload and delete .apk files under the repository prefix. */

@@ -58,6 +58,8 @@ export class PacmanRepository extends Construct implements IPackageRepository {
   public readonly deadLetterAlarm: cloudwatch.Alarm;
   /** Goes off when the oldest queued upload event is older than the threshold. */
   public readonly messageAgeAlarm: cloudwatch.Alarm;
+  /** Goes off when the indexer rejects a package. */
+  public readonly rejectedPackagesAlarm: cloudwatch.Alarm;
 
   private readonly core: RepositoryCore;
 
@@ -90,6 +92,7 @@ export class PacmanRepository extends Construct implements IPackageRepository {
     this.signingKeyParameterName = this.core.signingKeyParameterName;
     this.deadLetterAlarm = this.core.deadLetterAlarm;
     this.messageAgeAlarm = this.core.messageAgeAlarm;
+    this.rejectedPackagesAlarm = this.core.rejectedPackagesAlarm;
   }
 
   /** Lets `grantee` upload and delete package files (.pkg.tar.zst|xz|gz and their .sig) under the repository prefix. */

@@ -16,11 +16,11 @@ import { assetDirectory } from './assets';
 import { FunctionRole } from './function-role';
 import { IndexerPackaging } from './indexer-packaging';
 import { RepositoryHost } from './repository-host';
-import { RepositoryAccess, type RepositoryProps } from './repository-props';
+import { RepositoryAccess, SameVersionPolicy, type RepositoryProps, type RetentionOptions } from './repository-props';
 import { SigningKey, SigningKeyType } from './signing-key';
 import { viaSsm } from './ssm';
 import type { EdgeClientSetup, EdgeFormat } from '../edge/router';
-import { IndexerEnv } from '../handlers/contract';
+import { IndexerEnv, METRICS_DIMENSION, METRICS_NAMESPACE, MetricName } from '../handlers/contract';
 
 /** What a repository construct tells the shared wiring about its format. */
 export interface FormatDescriptor {
@@ -58,6 +58,8 @@ const MAX_PREFIX_LENGTH = 100;
  *
  * Upload → S3 event (EventBridge) → rule (prefix + package suffixes) → SQS FIFO queue, one
  * message group per repository → indexer (batches of 10, partial batch failures) → engine.
+ * A schedule rule sends the reconcile message into the same group; the indexer reports each run
+ * as EventBridge events and EMF metrics.
  */
 export class RepositoryCore extends Construct {
   public readonly host: RepositoryHost;
@@ -71,6 +73,9 @@ export class RepositoryCore extends Construct {
   public readonly signingKeyParameterName: string;
   public readonly deadLetterAlarm: cloudwatch.Alarm;
   public readonly messageAgeAlarm: cloudwatch.Alarm;
+  public readonly rejectedPackagesAlarm: cloudwatch.Alarm;
+  /** The schedule rule of the reconcile, unless `reconcile` is false. */
+  public readonly reconcileRule?: events.Rule;
   private readonly descriptor: FormatDescriptor;
 
   /**
@@ -85,7 +90,13 @@ export class RepositoryCore extends Construct {
     const memorySize = props.indexerMemorySize ?? 2048;
     validate(owner, this.prefix, timeout, memorySize, props.messageAgeAlarmThreshold);
     validateSetupPath(owner, props.setupPath);
+    validateReconcile(owner, props);
+    validateRetention(owner, props.retention);
     const name = repositoryName(owner);
+    // one group per repository: its index updates (and reconciles) run one batch at a time, in order
+    const messageGroupId = `${descriptor.format}:${this.prefix}`;
+    // the metrics' Repository dimension: the construct path, unique within the app
+    const metricsName = owner.node.path;
 
     this.host = props.host ?? new RepositoryHost(owner, 'Host');
     this.host._addRepository({
@@ -146,8 +157,7 @@ export class RepositoryCore extends Construct {
       },
     });
     rule.addTarget(new targets.SqsQueue(this.queue, {
-      // one group per repository: its index updates run one batch at a time, in order
-      messageGroupId: `${descriptor.format}:${this.prefix}`,
+      messageGroupId,
       message: events.RuleTargetInput.fromObject({
         'detail-type': events.EventField.detailType,
         'bucket': events.EventField.fromPath('$.detail.bucket.name'),
@@ -166,6 +176,14 @@ export class RepositoryCore extends Construct {
       key.privateKeyParameterName,
     );
     if (key.passphraseParameterName) this.indexer.addEnvironment(IndexerEnv.PASSPHRASE_PARAMETER, key.passphraseParameterName);
+    this.indexer.addEnvironment(IndexerEnv.REPOSITORY_NAME, metricsName);
+    if (props.sameVersionPolicy !== undefined) {
+      this.indexer.addEnvironment(IndexerEnv.SAME_VERSION, props.sameVersionPolicy === SameVersionPolicy.REPLACE ? 'replace' : 'refuse');
+    }
+    if (props.retention) this.indexer.addEnvironment(IndexerEnv.RETENTION, retentionJson(this, props.retention));
+    // events go to the account's default bus unless a bus is given (by ARN: it may be in another account)
+    if (props.eventBus) this.indexer.addEnvironment(IndexerEnv.EVENT_BUS_NAME, props.eventBus.eventBusArn);
+    (props.eventBus ?? events.EventBus.fromEventBusName(this, 'DefaultEventBus', 'default')).grantPutEventsTo(this.indexer);
     this.indexer.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
     if (key.dependable) this.indexer.node.addDependency(key.dependable);
     this.grantIndexer(key.privateKeyParameterArn, key.passphraseParameterArn, key.encryptionKey);
@@ -184,6 +202,34 @@ export class RepositoryCore extends Construct {
       metric: this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }),
       threshold: ageThreshold.toSeconds(),
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    if (props.reconcile ?? true) {
+      this.reconcileRule = new events.Rule(this, 'ReconcileRule', {
+        description: `cdk-package-repos: reconcile of the ${descriptor.format} repository under '${this.prefix}' (indexes brought in line with the bucket)`,
+        schedule: props.reconcileSchedule ?? events.Schedule.rate(Duration.days(1)),
+      });
+      this.reconcileRule.addTarget(new targets.SqsQueue(this.queue, {
+        messageGroupId,
+        // src/handlers/contract.ts ReconcileMessage; the time keeps content-based deduplication from dropping it
+        message: events.RuleTargetInput.fromObject({ reconcile: true, time: events.EventField.time }),
+      }));
+    }
+
+    this.rejectedPackagesAlarm = new cloudwatch.Alarm(this, 'RejectedPackagesAlarm', {
+      alarmDescription: `The indexer of ${owner.node.path} rejected a package (unreadable, a duplicate version, changed bytes or outside the layout): `
+        + 'it is not in the index. The indexer\'s Package Rejected events and log say which and why.',
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: MetricName.REJECTED_PACKAGES,
+        dimensionsMap: { [METRICS_DIMENSION]: metricsName },
+        period: Duration.minutes(5),
+        statistic: 'Sum',
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
@@ -314,6 +360,24 @@ function validate(scope: IConstruct, prefix: string, timeout: Duration, memorySi
   if (ageThreshold && !ageThreshold.isUnresolved() && ageThreshold.toSeconds() < 60) {
     throw new Error(`${where}: messageAgeAlarmThreshold must be at least 1 minute, got ${ageThreshold.toHumanString()}`);
   }
+}
+
+function validateReconcile(scope: IConstruct, props: RepositoryProps): void {
+  if (props.reconcile === false && props.reconcileSchedule !== undefined) {
+    throw new Error(`${scope.node.path}: reconcileSchedule is given but reconcile is false: drop one of them`);
+  }
+}
+
+function validateRetention(scope: IConstruct, retention: RetentionOptions | undefined): void {
+  if (!retention || Token.isUnresolved(retention.keepVersions)) return;
+  if (!Number.isInteger(retention.keepVersions) || retention.keepVersions < 1) {
+    throw new Error(`${scope.node.path}: retention.keepVersions must be a whole number of at least 1, got ${retention.keepVersions}`);
+  }
+}
+
+/** The indexer's RETENTION variable (src/handlers/policies.ts reads it); tokens resolve at deploy. */
+function retentionJson(scope: IConstruct, retention: RetentionOptions): string {
+  return Stack.of(scope).toJsonString({ keepVersions: retention.keepVersions, deleteObjects: retention.deleteObjects ?? false });
 }
 
 function validateSetupPath(scope: IConstruct, setupPath: string | undefined): void {

@@ -1,6 +1,7 @@
 import type { Duration } from 'aws-cdk-lib';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as events from 'aws-cdk-lib/aws-events';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -24,6 +25,42 @@ export enum RepositoryAccess {
    * (`pkgrepo token add NAME --ssm-path PATH`).
    */
   PRIVATE = 'PRIVATE',
+}
+
+/**
+ * What the indexer does with an upload whose package name, version and architecture are already
+ * in the index (under another file name), or with an indexed file overwritten with other bytes.
+ */
+export enum SameVersionPolicy {
+  /**
+   * Keep the indexed package and reject the upload (a `Package Rejected` event with code
+   * `duplicate-version` or `changed-bytes`, and the `RejectedPackages` metric): clients that
+   * cached the old bytes would otherwise fail their checksum.
+   */
+  REFUSE = 'REFUSE',
+  /** Index the new bytes in place of the old ones (reported as `replaced` in `Repository Published`). */
+  REPLACE = 'REPLACE',
+}
+
+/**
+ * How many versions of each package the index keeps.
+ */
+export interface RetentionOptions {
+  /**
+   * The number of newest versions of each package name and architecture the index keeps (in the
+   * format's version order: rpmvercmp, dpkg, vercmp, apk); older ones leave the index at the next
+   * publish (reported as `pruned`). A whole number of at least 1.
+   */
+  readonly keepVersions: number;
+
+  /**
+   * Whether the package files of versions that leave the index are deleted from the bucket too,
+   * after the new index is published. Otherwise they stay, unlisted (and reconcile leaves them
+   * out of the index).
+   *
+   * @default false
+   */
+  readonly deleteObjects?: boolean;
 }
 
 /**
@@ -105,6 +142,48 @@ export interface RepositoryProps {
    * @default - yum and apk: '' (the prefix itself); pacman: `$repo/os/$arch/`
    */
   readonly setupPath?: string;
+
+  /**
+   * Whether the indexer reconciles the repository on a schedule: it lists the bucket under the
+   * prefix and brings every index in line with the package files actually there, indexing
+   * packages whose upload events were lost and dropping packages whose deletion events were lost
+   * (a `Repository Reconciled` event says what changed). The schedule's message goes through the
+   * repository's FIFO queue, in order with the upload events. Packages already indexed are not
+   * read again, so a run that finds nothing to do only lists the bucket and reads the indexes.
+   *
+   * @default true
+   */
+  readonly reconcile?: boolean;
+
+  /**
+   * When the reconcile runs. Requires `reconcile` to be true.
+   *
+   * @default Schedule.rate(Duration.days(1))
+   */
+  readonly reconcileSchedule?: events.Schedule;
+
+  /**
+   * What an upload of an already indexed package name, version and architecture does.
+   *
+   * @default SameVersionPolicy.REFUSE
+   */
+  readonly sameVersionPolicy?: SameVersionPolicy;
+
+  /**
+   * Keep only the newest versions of each package in the index.
+   *
+   * @default - every version is kept
+   */
+  readonly retention?: RetentionOptions;
+
+  /**
+   * The event bus the indexer sends its events to (source `cdk-package-repos`): `Package Rejected`
+   * (repository, format, unit, key, code, reason), `Repository Published` (repository, format,
+   * unit, revision, added, removed, replaced, pruned, packageCount) and `Repository Reconciled`.
+   *
+   * @default - the account's default event bus
+   */
+  readonly eventBus?: events.IEventBus;
 }
 
 /**
@@ -134,6 +213,8 @@ export interface IPackageRepository extends IConstruct {
   readonly deadLetterAlarm: cloudwatch.Alarm;
   /** Goes off when the oldest queued event is older than the threshold. */
   readonly messageAgeAlarm: cloudwatch.Alarm;
+  /** Goes off when the indexer rejects a package (metric `RejectedPackages` of namespace `PackageRepositories`). */
+  readonly rejectedPackagesAlarm: cloudwatch.Alarm;
 
   /**
    * Lets `grantee` upload and delete package files (and only package files) under the

@@ -41,6 +41,12 @@ export interface IndexedPackage {
   readonly name: string;
   readonly version: string;
   readonly arch: string;
+  /**
+   * The package's content identity as its index records it: yum `pkgid` (SHA-256 of the
+   * file), apt `SHA256`, pacman `%SHA256SUM%`, apk the `C:` checksum. Two entries with the same
+   * digest describe the same bytes; '' when the loaded index records none.
+   */
+  readonly digest: string;
 }
 
 /**
@@ -84,6 +90,19 @@ export interface RenderContext {
  */
 export interface RepositoryFormat<E extends IndexedPackage = IndexedPackage> {
   readonly name: FormatName;
+  /**
+   * Orders two versions as the format's clients do (rpmvercmp with epoch and release, dpkg,
+   * pacman's vercmp, apk): negative when `a` is older, positive when newer, 0 when equal.
+   */
+  compareVersions(a: string, b: string): number;
+  /**
+   * The fixed-name entry points of a unit (repomd.xml and its signature, Release/InRelease,
+   * the pacman databases, APKINDEX.tar.gz): keys `render` returns with kind 'manifest', in
+   * publish order. The engine reads their etags before `loadIndex` and writes them
+   * conditionally, so that a publish never overwrites another writer's. Other manifests a
+   * render returns are written unconditionally.
+   */
+  manifestKeys(unit: RepositoryUnit): string[];
   /** Does this key name a package file of this format? */
   isPackage(key: string): boolean;
   /** The unit a package key belongs to, or undefined when the layout rule excludes it. */

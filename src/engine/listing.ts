@@ -137,13 +137,17 @@ export function listingPlace(format: FormatName, unit: RepositoryUnit): ListingP
   }
 }
 
+/** Where the listing may find when packages were last written, and tell what it learned. */
+export interface ModifiedDates {
+  modifiedOf(key: string): Date | undefined;
+  noteModified(key: string, date: Date): void;
+}
+
 /**
  * Write the listing of a unit after a publish: `entries` are the unit's packages as indexed
- * (full storage keys); their dates come from one listing of the listing's directory. Packages
+ * (full storage keys). Their dates come from `dates` (the engine's object journal); when it
+ * lacks some, from one listing of the listing's directory, which is then noted there. Packages
  * outside that directory are left out (they cannot be linked relatively without `..`).
- *
- * The engine calls it right after `publish(storage, files)` in updateUnit:
- *   `await writeDirectoryListing(storage, format.name, unit, entries.values(), now);`
  */
 export async function writeDirectoryListing(
   storage: Storage,
@@ -151,13 +155,23 @@ export async function writeDirectoryListing(
   unit: RepositoryUnit,
   entries: Iterable<IndexedPackage>,
   now: Date = new Date(),
+  known?: ModifiedDates,
 ): Promise<string> {
   const place = listingPlace(format, unit);
+  const listed = [...entries].filter((e) => e.key.startsWith(place.dir));
   const dates = new Map<string, Date>();
-  for await (const info of storage.list(place.dir)) dates.set(info.key, info.lastModified);
+  for (const e of listed) {
+    const modified = known?.modifiedOf(e.key);
+    if (modified) dates.set(e.key, modified);
+  }
+  if (dates.size < listed.length) {
+    for await (const info of storage.list(place.dir)) {
+      dates.set(info.key, info.lastModified);
+      known?.noteModified(info.key, info.lastModified);
+    }
+  }
   const rows: ListingEntry[] = [];
-  for (const e of entries) {
-    if (!e.key.startsWith(place.dir)) continue;
+  for (const e of listed) {
     rows.push({ path: e.key.slice(place.dir.length), name: e.name, version: e.version, arch: e.arch, size: e.size, lastModified: dates.get(e.key) });
   }
   const key = `${place.dir}${LISTING_FILE}`;

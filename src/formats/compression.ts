@@ -33,13 +33,25 @@ async function* chunksOf(source: AsyncIterable<Uint8Array> | Uint8Array): AsyncG
 
 /**
  * Decompress a stream, yielding output chunks. Output beyond `maxOutputBytes` raises a
- * PackageFormatError (decompression bombs), as does any corrupt input.
+ * PackageFormatError (decompression bombs), as does any corrupt input. An error thrown by
+ * `source` itself (a storage read failing mid-stream) passes through unchanged: it says
+ * nothing about the data.
  */
 export async function* decompress(
   source: AsyncIterable<Uint8Array> | Uint8Array,
   kind: Compression,
   maxOutputBytes: number,
 ): AsyncGenerator<Uint8Array> {
+  let sourceFailure: { error: unknown } | undefined;
+  const guarded = async function* (): AsyncGenerator<Uint8Array> {
+    try {
+      yield* chunksOf(source);
+    } catch (error) {
+      sourceFailure = { error };
+      throw error;
+    }
+  };
+  const input = source instanceof Uint8Array ? source : guarded();
   let total = 0;
   const count = (chunk: Uint8Array) => {
     total += chunk.length;
@@ -51,25 +63,27 @@ export async function* decompress(
   try {
     switch (kind) {
       case 'none':
-        for await (const c of chunksOf(source)) yield count(c);
+        for await (const c of chunksOf(input)) yield count(c);
         return;
       case 'gzip':
-        yield* viaNodeStream(source, zlib.createGunzip(), count);
+        yield* viaNodeStream(input, zlib.createGunzip(), count);
         return;
       case 'zstd': {
         const native = (zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream }).createZstdDecompress;
         if (native) {
-          yield* viaNodeStream(source, native(), count);
+          yield* viaNodeStream(input, native(), count);
         } else {
-          yield* viaFzstd(source, count, maxOutputBytes);
+          yield* viaFzstd(input, count, maxOutputBytes);
         }
         return;
       }
       case 'xz':
-        yield* viaXz(source, count);
+        yield* viaXz(input, count);
         return;
     }
   } catch (e) {
+    // the decoder may surface the source's error as its own (a destroyed stream): rethrow the original
+    if (sourceFailure) throw sourceFailure.error;
     if (e instanceof PackageFormatError) throw e;
     throw new PackageFormatError(`corrupt ${kind} data: ${(e as Error).message ?? String(e)}`, { cause: e });
   }

@@ -19,6 +19,61 @@ export const IndexerEnv = {
   RSA_KEY_PARAMETER: 'RSA_KEY_PARAMETER',
   /** SSM parameter (SecureString) holding the private key's passphrase, if it has one. */
   PASSPHRASE_PARAMETER: 'PASSPHRASE_PARAMETER',
+  /** Name or ARN of the event bus the indexer sends its events to; empty or absent: the account's default bus. */
+  EVENT_BUS_NAME: 'EVENT_BUS_NAME',
+  /** The `Repository` dimension of the indexer's metrics; empty or absent: the prefix (`/` for the root). */
+  REPOSITORY_NAME: 'REPOSITORY_NAME',
+  /** `refuse` | `replace`: what an upload of an already indexed name+version+arch does (engine `sameVersion`). @default refuse */
+  SAME_VERSION: 'SAME_VERSION',
+  /** JSON `{"keepVersions": N, "deleteObjects": true|false}` (engine `retention`); empty or absent: keep every version. */
+  RETENTION: 'RETENTION',
+} as const;
+
+/**
+ * The body of the message the reconcile schedule sends into a repository's FIFO queue, in the
+ * message group of its upload events (so it runs in order with them): `{"reconcile":true,"time":"<the
+ * schedule event's time>"}`. The time makes every scheduled message distinct for the queue's
+ * content-based deduplication. The indexer answers it with the engine's `syncAll`: it indexes
+ * packages whose upload events were lost and drops packages whose deletion events were lost.
+ */
+export interface ReconcileMessage {
+  readonly reconcile: true;
+  /** When the schedule fired (ISO 8601); informative only. */
+  readonly time?: string;
+}
+
+/** The body of a reconcile message sent at `time`. */
+export function reconcileMessageBody(time: Date | string): string {
+  const message: ReconcileMessage = { reconcile: true, time: typeof time === 'string' ? time : time.toISOString() };
+  return JSON.stringify(message);
+}
+
+/** The `source` of every event the indexer sends to EventBridge. */
+export const EVENT_SOURCE = 'cdk-package-repos';
+
+/** The `detail-type`s of the indexer's events. */
+export const EventDetailType = {
+  /** A package was not indexed: detail `{ repository, format, unit?, key, code, reason }`. */
+  PACKAGE_REJECTED: 'Package Rejected',
+  /** A new index of one unit was published: detail `{ repository, format, unit, revision, added, removed, replaced, pruned, packageCount }`. */
+  REPOSITORY_PUBLISHED: 'Repository Published',
+  /** A reconcile run (the schedule) finished: detail `{ repository, format, added, removed, replaced, pruned, rejected, published }`. */
+  REPOSITORY_RECONCILED: 'Repository Reconciled',
+} as const;
+
+/** CloudWatch namespace of the indexer's metrics (Embedded Metric Format log lines). */
+export const METRICS_NAMESPACE = 'PackageRepositories';
+/** The one dimension of the indexer's metrics. */
+export const METRICS_DIMENSION = 'Repository';
+
+/** The indexer's metrics, one data point of each per engine run. */
+export const MetricName = {
+  /** Packages rejected by the run (unreadable, duplicate version, changed bytes, misplaced). */
+  REJECTED_PACKAGES: 'RejectedPackages',
+  /** Packages read and added to an index by the run. */
+  INDEXED_PACKAGES: 'IndexedPackages',
+  /** Indexes (units) the run published. */
+  PUBLISHED_INDEXES: 'PublishedIndexes',
 } as const;
 
 /** Which key a repository signs with. */

@@ -1,7 +1,11 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { IndexerEnv } from './contract';
-import { applyChanges, type EngineOptions, type Report } from '../engine/engine';
+import type { RunKind } from './events';
+import { engineOptionsOf, retentionOf, sameVersionOf, type RetentionPolicy, type SameVersionPolicy } from './policies';
+import { createReporter, type RunReporter } from './reporter';
+import { applyChanges, syncAll, type EngineOptions, type Report } from '../engine/engine';
 import type { FormatName } from '../engine/format';
 import { createFormat, isFormatName, type FormatOptions } from '../engine/formats';
 import { loadSigningKeys } from '../signing/keys';
@@ -9,9 +13,10 @@ import type { SigningKeys } from '../signing/signer';
 import { S3Storage } from '../storage/s3';
 
 /**
- * The indexer Lambda: SQS FIFO batches of S3 upload events in, the engine's `applyChanges`,
- * partial batch failures out. A thin adapter: parsing and the FIFO failure rule are pure
- * functions below; the engine does the work.
+ * The indexer Lambda: SQS FIFO batches of S3 upload events (and the reconcile schedule's
+ * messages) in, the engine's `applyChanges` (or `syncAll`), partial batch failures out, and a
+ * report of every run (EMF metric line, EventBridge events; see reporter.ts). A thin adapter:
+ * parsing and the FIFO failure rule are pure functions below; the engine does the work.
  */
 
 /** One SQS record as Lambda delivers it (the fields used here). */
@@ -72,6 +77,29 @@ export function parseChange(body: string, bucket: string, prefix: string): Chang
   return { kind: detailType === 'Object Created' ? 'upserted' : 'deleted', key: key.slice(prefix.length) };
 }
 
+/** A message of the reconcile schedule (see `ReconcileMessage` in contract.ts). */
+export interface ReconcileRequest {
+  readonly kind: 'reconcile';
+}
+
+/**
+ * Parse any message of the queue: the reconcile schedule's `{"reconcile":true,...}`, or an
+ * upload event (see parseChange).
+ */
+export function parseMessage(body: string, bucket: string, prefix: string): Change | ReconcileRequest | undefined {
+  if (isReconcileBody(body)) return { kind: 'reconcile' };
+  return parseChange(body, bucket, prefix);
+}
+
+function isReconcileBody(body: string): boolean {
+  try {
+    const message: unknown = JSON.parse(body);
+    return typeof message === 'object' && message !== null && (message as { reconcile?: unknown }).reconcile === true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The keys to hand to the engine. The last event of a key decides its list; the engine looks
  * every key up in storage anyway, so a stale or duplicate event cannot do harm.
@@ -114,14 +142,27 @@ function groupOf(record: SqsRecord): string {
 export interface BatchDependencies {
   readonly bucket: string;
   readonly prefix: string;
+  /** Reports each engine run (metrics, events); it must not throw for a failed delivery. @default - the log line only */
+  readonly report?: RunReporter;
   apply(changes: { upserted: string[]; deleted: string[] }): Promise<Report>;
+  /** The engine's `syncAll`, for reconcile messages. @default - a reconcile message fails (MessageError) */
+  reconcile?(): Promise<Report>;
   log(line: string): void;
 }
 
+/** A run of a group: upload messages applied in one engine call, or one reconcile message. */
+interface Step {
+  readonly kind: RunKind;
+  readonly records: SqsRecord[];
+  readonly changes: Change[];
+}
+
 /**
- * Process a batch, group by group: the records of a group up to its first unparseable one are
- * applied in one engine call; if the engine fails, the whole group fails (and is retried).
- * Rejected packages are not failures: the report lists them.
+ * Process a batch, group by group and in order within a group: consecutive upload messages are
+ * applied in one engine call; a reconcile message runs `syncAll` on its own, after the uploads
+ * before it and before those after it (the group's FIFO order). An unparseable message fails with
+ * the rest of its group; if an engine run fails, its messages and the rest of the group fail
+ * (and are retried). Rejected packages are not failures: the report lists them.
  */
 export async function processBatch(event: SqsEvent, deps: BatchDependencies): Promise<BatchResponse> {
   const groups = new Map<string, SqsRecord[]>();
@@ -132,27 +173,60 @@ export async function processBatch(event: SqsEvent, deps: BatchDependencies): Pr
   }
   const failed = new Set<string>();
   for (const records of groups.values()) {
-    const changes: Change[] = [];
-    for (const record of records) {
-      try {
-        const change = parseChange(record.body, deps.bucket, deps.prefix);
-        if (change) changes.push(change);
-      } catch (e) {
-        deps.log(JSON.stringify({ level: 'error', messageId: record.messageId, error: (e as Error).message }));
-        failed.add(record.messageId);
+    const { steps, unreadable } = stepsOf(records, deps);
+    for (const step of steps) {
+      if (!(await runStep(step, deps))) {
+        failed.add(step.records[0].messageId);
         break;
       }
     }
-    if (changes.length === 0) continue;
-    try {
-      const report = await deps.apply(changesOf(changes));
-      deps.log(JSON.stringify({ level: report.rejected.length > 0 ? 'warn' : 'info', ...summary(report) }));
-    } catch (e) {
-      deps.log(JSON.stringify({ level: 'error', error: (e as Error).message, stack: (e as Error).stack }));
-      failed.add(records[0].messageId);
-    }
+    if (unreadable) failed.add(unreadable.messageId);
   }
   return { batchItemFailures: fifoBatchFailures(event.Records, failed).map((itemIdentifier) => ({ itemIdentifier })) };
+}
+
+/** The group's steps up to its first unreadable message (which is returned, failed and logged). */
+function stepsOf(records: readonly SqsRecord[], deps: BatchDependencies): { steps: Step[]; unreadable?: SqsRecord } {
+  const steps: Step[] = [];
+  for (const record of records) {
+    try {
+      const message = parseMessage(record.body, deps.bucket, deps.prefix);
+      if (message?.kind === 'reconcile') {
+        if (!deps.reconcile) throw new MessageError('a reconcile message, but this indexer cannot reconcile');
+        steps.push({ kind: 'reconcile', records: [record], changes: [] });
+        continue;
+      }
+      const last = steps[steps.length - 1];
+      const step = last?.kind === 'changes' ? last : { kind: 'changes' as const, records: [], changes: [] };
+      if (step !== last) steps.push(step);
+      step.records.push(record);
+      if (message) step.changes.push(message);
+    } catch (e) {
+      deps.log(JSON.stringify({ level: 'error', messageId: record.messageId, error: (e as Error).message }));
+      return { steps, unreadable: record };
+    }
+  }
+  return { steps };
+}
+
+/** Runs one step; false when the engine failed (logged). */
+async function runStep(step: Step, deps: BatchDependencies): Promise<boolean> {
+  if (step.kind === 'changes' && step.changes.length === 0) return true;
+  let report: Report;
+  try {
+    report = step.kind === 'reconcile' ? await deps.reconcile!() : await deps.apply(changesOf(step.changes));
+  } catch (e) {
+    deps.log(JSON.stringify({ level: 'error', run: step.kind, error: (e as Error).message, stack: (e as Error).stack }));
+    return false;
+  }
+  deps.log(JSON.stringify({ level: report.rejected.length > 0 ? 'warn' : 'info', ...(step.kind === 'reconcile' ? { run: 'reconcile' } : {}), ...summary(report) }));
+  try {
+    await deps.report?.(report, step.kind);
+  } catch (e) {
+    // the index is published: a report that cannot be made must not have it redone
+    deps.log(JSON.stringify({ level: 'error', report: 'failed', error: (e as Error).message }));
+  }
+  return true;
 }
 
 /** The report without the package models: what was added, removed, rejected, per unit. */
@@ -179,6 +253,14 @@ export interface IndexerConfig {
   readonly pgpKeyParameter?: string;
   readonly rsaKeyParameter?: string;
   readonly passphraseParameter?: string;
+  /** The engine's same-version policy. @default 'refuse' (the engine's default) */
+  readonly sameVersion?: SameVersionPolicy;
+  /** The engine's retention. @default - every version is kept */
+  readonly retention?: RetentionPolicy;
+  /** The bus events go to (name or ARN). @default - the account's default bus */
+  readonly eventBusName?: string;
+  /** The metrics' `Repository` dimension. @default - the prefix */
+  readonly repositoryName?: string;
 }
 
 /** Reads and checks the environment the constructs set. */
@@ -206,6 +288,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv): IndexerConfig {
     pgpKeyParameter,
     rsaKeyParameter,
     passphraseParameter: env[IndexerEnv.PASSPHRASE_PARAMETER] || undefined,
+    sameVersion: sameVersionOf(env[IndexerEnv.SAME_VERSION], IndexerEnv.SAME_VERSION),
+    retention: retentionOf(env[IndexerEnv.RETENTION], IndexerEnv.RETENTION),
+    eventBusName: env[IndexerEnv.EVENT_BUS_NAME] || undefined,
+    repositoryName: env[IndexerEnv.REPOSITORY_NAME] || undefined,
   };
 }
 
@@ -223,28 +309,52 @@ export async function loadKeysFromSsm(ssm: SSMClient, config: IndexerConfig): Pr
   return loadSigningKeys({ pgpKeyArmored, rsaKeyPem, rsaKeyName: config.formatOptions.keyName, passphrase });
 }
 
-/** The engine's options for a configuration: the bucket (under the prefix) as storage, the format, the keys. */
+/**
+ * The engine's options for a configuration: the bucket (under the prefix) as storage, the format,
+ * the keys, the same-version policy and the retention.
+ */
 export async function engineOptionsFor(
   config: IndexerConfig,
   clients: { readonly s3: S3Client; readonly ssm: SSMClient },
   log: (line: string) => void,
 ): Promise<EngineOptions> {
+  const policies = engineOptionsOf(config);
   return {
     storage: new S3Storage({ client: clients.s3, bucket: config.bucket, prefix: config.prefix }),
     format: createFormat(config.format, config.formatOptions),
     keys: await loadKeysFromSsm(clients.ssm, config),
     log: (line: string) => log(JSON.stringify({ level: 'debug', engine: line })),
+    ...policies,
   };
 }
 
-let engine: Promise<{ config: IndexerConfig; options: EngineOptions }> | undefined;
+/** The batch dependencies of a configuration: the engine for uploads and reconciles, the reporter. */
+export function batchDependencies(
+  config: IndexerConfig,
+  options: EngineOptions,
+  eventBridge: EventBridgeClient | undefined,
+  log: (line: string) => void,
+): BatchDependencies {
+  return {
+    bucket: config.bucket,
+    prefix: config.prefix,
+    apply: (changes) => applyChanges(options, changes),
+    reconcile: () => syncAll(options),
+    log,
+    report: createReporter({
+      format: config.format, prefix: config.prefix, repositoryName: config.repositoryName, eventBridge, eventBusName: config.eventBusName, log,
+    }),
+  };
+}
+
+let engine: Promise<{ config: IndexerConfig; options: EngineOptions; eventBridge: EventBridgeClient }> | undefined;
 
 /** Engine options, built once per execution environment (keys are fetched and decrypted once). */
-function engineOptions(): Promise<{ config: IndexerConfig; options: EngineOptions }> {
+function engineOptions(): Promise<{ config: IndexerConfig; options: EngineOptions; eventBridge: EventBridgeClient }> {
   engine ??= (async () => {
     const config = configFromEnv(process.env);
     const options = await engineOptionsFor(config, { s3: new S3Client({}), ssm: new SSMClient({}) }, (line) => console.log(line));
-    return { config, options };
+    return { config, options, eventBridge: new EventBridgeClient({}) };
   })();
   // a failed start (throttled SSM, a key not yet generated) is retried by the next invocation
   engine.catch(() => {
@@ -255,11 +365,6 @@ function engineOptions(): Promise<{ config: IndexerConfig; options: EngineOption
 
 /** Lambda entry point (SQS event source with ReportBatchItemFailures). */
 export async function handler(event: SqsEvent): Promise<BatchResponse> {
-  const { config, options } = await engineOptions();
-  return processBatch(event, {
-    bucket: config.bucket,
-    prefix: config.prefix,
-    apply: (changes) => applyChanges(options, changes),
-    log: (line) => console.log(line),
-  });
+  const { config, options, eventBridge } = await engineOptions();
+  return processBatch(event, batchDependencies(config, options, eventBridge, (line) => console.log(line)));
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startEdgeServer, type EdgeServer } from './edge-server';
 import { FifoQueue, type ReceivedMessage } from './fifo-queue';
@@ -5,11 +6,14 @@ import { QueuePoller } from './queue-poller';
 import { startS3rver, type ObjectEvent, type S3rverHandle } from './s3rver';
 import { matches, messageBody, uploadRule, type UploadRule } from './upload-rule';
 import type { EdgeConfig } from '../edge/router';
-import { applyChanges, type EngineOptions, type Report } from '../engine/engine';
+import { applyChanges, syncAll, type EngineOptions, type Report } from '../engine/engine';
 import type { FormatName } from '../engine/format';
 import { createFormat, type FormatOptions } from '../engine/formats';
-import { KEYS_FOLDER } from '../handlers/contract';
+import { KEYS_FOLDER, reconcileMessageBody } from '../handlers/contract';
+import type { RepositoryEvent } from '../handlers/events';
 import { processBatch, type BatchResponse, type SqsEvent } from '../handlers/indexer';
+import { engineOptionsOf, type RetentionPolicy, type SameVersionPolicy } from '../handlers/policies';
+import { createReporter } from '../handlers/reporter';
 import { publicKeyFiles } from '../signing/keys';
 import type { SigningKeys } from '../signing/signer';
 import { S3Storage } from '../storage/s3';
@@ -21,6 +25,10 @@ export interface LocalRepositoryOptions {
   readonly prefix?: string;
   /** The engine's options for the format (apt origin and label, pacman repoName, apk keyName). @default {} */
   readonly formatOptions?: FormatOptions;
+  /** The indexer's same-version policy (the constructs' `sameVersionPolicy`). @default - the engine's ('refuse') */
+  readonly sameVersion?: SameVersionPolicy;
+  /** The indexer's retention (the constructs' `retention`). @default - every version is kept */
+  readonly retention?: RetentionPolicy;
 }
 
 /** Failures to inject, for tests: the pipeline must come out right anyway. */
@@ -29,6 +37,8 @@ export interface PipelineFaults {
   readonly redeliverAfterDelete?: (message: ReceivedMessage) => boolean;
   /** EventBridge delivers at least once: send the message of this event twice. @default never */
   readonly resendEvent?: (event: ObjectEvent) => boolean;
+  /** Lose this event (a missed upload or deletion that only the reconcile repairs). @default never */
+  readonly dropEvent?: (event: ObjectEvent) => boolean;
   /** Wraps every invocation of the indexer; throw to fail the whole batch. @default - the indexer as is */
   readonly aroundIndexer?: (event: SqsEvent, indexer: (event: SqsEvent) => Promise<BatchResponse>) => Promise<BatchResponse>;
 }
@@ -55,6 +65,11 @@ export interface LocalPipelineOptions {
   readonly log?: (line: string) => void;
   /** Called with the engine's report of every batch the indexer applied. */
   readonly onReport?: (repository: LocalRepository, report: Report) => void;
+  /**
+   * Receives the events the indexer sends to EventBridge in AWS (`Package Rejected`,
+   * `Repository Published`, `Repository Reconciled`), made by the same code; nothing is sent.
+   */
+  readonly onEvent?: (event: RepositoryEvent) => void;
 }
 
 /** A repository of a running pipeline and its parts. */
@@ -68,6 +83,11 @@ export interface LocalRepository {
   readonly deadLetterQueue: FifoQueue;
   /** The indexer's event source mapping. */
   readonly poller: QueuePoller;
+  /**
+   * Sends the reconcile schedule's message into the queue, in the repository's message group (so
+   * it runs after the events queued before it): the indexer runs the engine's `syncAll`.
+   */
+  reconcile(): void;
 }
 
 /** A running local pipeline. */
@@ -108,7 +128,7 @@ const KEY_CACHE_CONTROL = 'public, max-age=300';
  */
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const specs = options.formats.map((f) => (typeof f === 'string' ? { format: f } : f))
-    .map((f) => ({ format: f.format, prefix: f.prefix ?? `${f.format}/`, formatOptions: f.formatOptions ?? {} }));
+    .map((f) => ({ ...f, prefix: f.prefix ?? `${f.format}/`, formatOptions: f.formatOptions ?? {} }));
   checkRepositories(specs, options.keys);
 
   const s3 = await startS3rver({ bucket: options.bucket ?? 'pkgrepo-local', directory: options.s3Directory });
@@ -155,7 +175,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   }
 }
 
-type RepositorySpec = Required<LocalRepositoryOptions>;
+type RepositorySpec = Required<Pick<LocalRepositoryOptions, 'format' | 'prefix' | 'formatOptions'>> & LocalRepositoryOptions;
 
 /** A repository's queue, dead-letter queue and indexer behind its event source mapping. */
 function createRepository(spec: RepositorySpec, s3: S3rverHandle, edgeUrl: string, options: LocalPipelineOptions): LocalRepository {
@@ -168,15 +188,18 @@ function createRepository(spec: RepositorySpec, s3: S3rverHandle, edgeUrl: strin
     redeliverAfterDelete: options.faults?.redeliverAfterDelete,
   });
   const engine = engineOptions(s3, spec, options);
+  const log = (line: string) => options.log?.(line);
+  const reported = (report: Report) => {
+    options.onReport?.(repository, report);
+    return report;
+  };
   const indexer = (event: SqsEvent) => processBatch(event, {
     bucket: s3.bucket,
     prefix: spec.prefix,
-    apply: async (changes) => {
-      const report = await applyChanges(engine, changes);
-      options.onReport?.(repository, report);
-      return report;
-    },
-    log: (line) => options.log?.(line),
+    apply: async (changes) => reported(await applyChanges(engine, changes)),
+    reconcile: async () => reported(await syncAll(engine)),
+    log,
+    report: createReporter({ format: spec.format, prefix: spec.prefix, log, onEvent: options.onEvent }),
   });
   const around = options.faults?.aroundIndexer;
   const repository: LocalRepository = {
@@ -192,6 +215,9 @@ function createRepository(spec: RepositorySpec, s3: S3rverHandle, edgeUrl: strin
       handler: around ? (event) => around(event, indexer) : indexer,
       onInvocationError: (error) => options.log?.(JSON.stringify({ level: 'error', invocation: 'failed', error: error.message })),
     }),
+    reconcile: () => {
+      queue.send({ body: reconcileMessageBody(new Date()), messageGroupId: repository.rule.messageGroupId, deduplicationId: randomUUID() });
+    },
   };
   return repository;
 }
@@ -231,6 +257,7 @@ function engineOptions(s3: S3rverHandle, spec: RepositorySpec, options: LocalPip
     format: createFormat(spec.format, spec.formatOptions),
     keys: keysOf(spec.format, options.keys),
     log: (line) => options.log?.(JSON.stringify({ level: 'debug', engine: line })),
+    ...engineOptionsOf(spec),
   };
 }
 
@@ -262,6 +289,7 @@ async function publishPublicKeys(s3: S3rverHandle, specs: readonly RepositorySpe
 
 /** EventBridge: every rule that matches the event sends its message to its queue. */
 function sendToQueues(event: ObjectEvent, repositories: readonly LocalRepository[], faults: PipelineFaults | undefined): void {
+  if (faults?.dropEvent?.(event)) return;
   for (const repository of repositories) {
     if (!matches(repository.rule, event)) continue;
     const message = { body: messageBody(event), messageGroupId: repository.rule.messageGroupId };

@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import type { BigIntStats, Dirent } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { lstatSync, type Dirent, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -9,9 +9,6 @@ import { PreconditionFailedError, type ObjectInfo, type PutOptions, type Storage
 /** Name prefix of the temporary files `put` writes before renaming them into place; never listed. */
 export const TEMP_FILE_PREFIX = '.pkgrepo-tmp-';
 
-/** How many computed etags a LocalStorage remembers (by inode, size and times). */
-const ETAG_CACHE_LIMIT = 65_536;
-
 export interface LocalStorageOptions {
   /**
    * fsync every written file and its directory before `put` returns, so a crash right after
@@ -19,13 +16,6 @@ export interface LocalStorageOptions {
    * @default false
    */
   readonly durable?: boolean;
-}
-
-interface CachedEtag {
-  readonly size: bigint;
-  readonly mtimeNs: bigint;
-  readonly ctimeNs: bigint;
-  readonly etag: string;
 }
 
 /**
@@ -64,37 +54,73 @@ function isInside(root: string, candidate: string): boolean {
   return relative === '' || (!relative.startsWith(`..${path.sep}`) && relative !== '..' && !path.isAbsolute(relative));
 }
 
-/**
- * Opens `file` for reading when it resolves (through symlinks) to a regular file inside
- * `realRoot`; undefined otherwise.
- */
-async function openFileInside(file: string, realRoot: string): Promise<fs.FileHandle | undefined> {
-  let handle: fs.FileHandle;
+/** The real path of `file`, or undefined when it does not resolve (missing, a loop, a file in the way). */
+async function realpathOf(file: string): Promise<string | undefined> {
   try {
-    const real = await fs.realpath(file);
-    if (!isInside(realRoot, real)) return undefined;
-    handle = await fs.open(real, 'r');
+    return await fs.realpath(file);
   } catch (e) {
     if (isMissing(e)) return undefined;
     throw e;
   }
-  if (!(await handle.stat()).isFile()) {
-    await handle.close();
-    return undefined;
+}
+
+/** Stats of `file` (a link's target), or undefined when it is gone. */
+async function statOf(file: string): Promise<Stats | undefined> {
+  try {
+    return await fs.stat(file);
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
   }
-  return handle;
+}
+
+/**
+ * The etag of a file: its device, inode, size and modification and change times (in
+ * milliseconds with their fraction: a quarter of a microsecond at today's dates). `put` replaces a file by renaming a new one (a new inode, which exists while
+ * the old one still does) and sets a modification time no earlier write of this process
+ * had, so every version gets its own etag without reading a byte; a write in place by
+ * another program changes the times or the size.
+ */
+function etagOf(stats: Stats): string {
+  return `${stats.dev.toString(16)}-${stats.ino.toString(16)}-${stats.size.toString(16)}-${stats.mtimeMs}-${stats.ctimeMs}`;
+}
+
+function infoOf(key: string, stats: Stats): ObjectInfo {
+  return { key, size: stats.size, lastModified: new Date(stats.mtimeMs), etag: etagOf(stats) };
+}
+
+/** The last modification time `put` gave a file, microseconds since the epoch. */
+let lastWriteMicros = 0;
+
+/** A modification time later than every earlier one this process wrote, seconds (microsecond steps). */
+function uniqueWriteTime(): number {
+  lastWriteMicros = Math.max(Date.now() * 1000, lastWriteMicros + 1);
+  return lastWriteMicros / 1e6;
+}
+
+/**
+ * The whole content of an open regular file of `size` bytes: one read when the size still
+ * holds (a short read of a regular file means its end), more when the file grew meanwhile.
+ */
+async function readAll(handle: fs.FileHandle, size: number): Promise<Uint8Array> {
+  let buffer = Buffer.allocUnsafeSlow(size + 1);
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      const bigger = Buffer.allocUnsafeSlow(buffer.length * 2);
+      buffer.copy(bigger, 0, 0, length);
+      buffer = bigger;
+    }
+    const wanted = buffer.length - length;
+    const { bytesRead } = await handle.read(buffer, length, wanted, length);
+    length += bytesRead;
+    if (bytesRead < wanted) break;
+  }
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
 }
 
 function parentIsFile(key: string, dir: string): Error {
   return new Error(`cannot write ${key}: ${dir} or one of its parents is a file (a key cannot name both an object and a prefix locally)`);
-}
-
-function md5Hex(bytes: Uint8Array): string {
-  return createHash('md5').update(bytes).digest('hex');
-}
-
-function asUint8Array(buffer: Buffer): Uint8Array {
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
 function stripQuotes(etag: string): string {
@@ -106,9 +132,8 @@ function stripQuotes(etag: string): string {
  *
  * - `put` writes a hidden temporary file (`.pkgrepo-tmp-*`) in the target directory and
  *   renames it into place, so readers see the old or the new bytes, never a mix.
- * - etags are the hex MD5 of the content, as S3 reports for single-part uploads. They are
- *   computed by reading the file and remembered per inode, size and change time, so the
- *   first `head`/`list` of a large tree reads every file once.
+ * - etags are version tags made of the file's inode, size and times (see `etagOf`), not
+ *   the MD5 S3 reports: `list` and `head` never read a file's content.
  * - Conditional writes (`ifNoneMatch`, `ifMatch`) are exclusive within this process only:
  *   the check and the rename run in a per-file queue. Two processes writing the same
  *   directory can both pass a check; use S3 when several writers run at once.
@@ -124,7 +149,6 @@ export class LocalStorage implements Storage {
   /** The absolute root directory. */
   public readonly rootDir: string;
   private readonly durable: boolean;
-  private readonly etagCache = new Map<string, CachedEtag>();
 
   constructor(rootDir: string, options: LocalStorageOptions = {}) {
     if (!rootDir) throw new Error('LocalStorage needs a root directory');
@@ -133,29 +157,25 @@ export class LocalStorage implements Storage {
   }
 
   public async get(key: string): Promise<Uint8Array | undefined> {
-    const handle = await this.openObject(key);
-    if (!handle) return undefined;
+    const opened = await this.openObject(key);
+    if (!opened) return undefined;
     try {
-      return asUint8Array(await handle.readFile());
+      return await readAll(opened.handle, opened.stats.size);
     } finally {
-      await handle.close();
+      await opened.handle.close();
     }
   }
 
   public async stream(key: string): Promise<Readable | undefined> {
-    const handle = await this.openObject(key);
+    const opened = await this.openObject(key);
     // the stream owns the handle and closes it at its end, on error and on destroy()
-    return handle?.createReadStream();
+    return opened?.handle.createReadStream();
   }
 
   public async head(key: string): Promise<ObjectInfo | undefined> {
-    const handle = await this.openObject(key);
-    if (!handle) return undefined;
-    try {
-      return await this.describe(handle, key);
-    } finally {
-      await handle.close();
-    }
+    const real = await this.resolveObject(key);
+    const stats = real === undefined ? undefined : await statOf(real);
+    return stats?.isFile() ? infoOf(key, stats) : undefined;
   }
 
   public async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<ObjectInfo> {
@@ -175,10 +195,7 @@ export class LocalStorage implements Storage {
           throw e;
         }
         if (this.durable) await this.syncDirectory(path.dirname(target));
-        const stats = await fs.stat(target, { bigint: true });
-        const etag = md5Hex(bytes);
-        this.remember(stats, etag);
-        return { key, size: bytes.byteLength, lastModified: new Date(Number(stats.mtimeMs)), etag };
+        return infoOf(key, await fs.stat(target));
       });
     } catch (e) {
       await fs.rm(temp, { force: true });
@@ -247,51 +264,36 @@ export class LocalStorage implements Storage {
     }
   }
 
-  /** Opens the regular file behind `key`, or undefined when there is none (see the class notes on symlinks). */
-  private async openObject(key: string): Promise<fs.FileHandle | undefined> {
+  /**
+   * The real path of the file `key` names, when it is one this storage may read (see the class
+   * notes on symlinks); undefined otherwise. Not checked: that it is a regular file.
+   */
+  private async resolveObject(key: string): Promise<string | undefined> {
     const file = this.pathOf(key);
-    const realRoot = await this.realRoot();
-    if (realRoot === undefined || !(await this.isPlainDirectory(path.dirname(file)))) return undefined;
-    return openFileInside(file, realRoot);
+    const [realRoot, real] = await Promise.all([this.realRoot(), realpathOf(file)]);
+    if (realRoot === undefined || real === undefined) return undefined;
+    if (real === path.join(realRoot, path.relative(this.rootDir, file))) return real; // no link on the way
+    // a symlinked file inside the root counts, a symlinked directory on the way does not
+    return isInside(realRoot, real) && (await this.isPlainDirectory(path.dirname(file))) ? real : undefined;
   }
 
-  private async describe(handle: fs.FileHandle, key: string): Promise<ObjectInfo> {
-    const stats = await handle.stat({ bigint: true });
-    return {
-      key,
-      size: Number(stats.size),
-      lastModified: new Date(Number(stats.mtimeMs)),
-      etag: await this.etagOf(handle, stats),
-    };
-  }
-
-  private async etagOf(handle: fs.FileHandle, stats: BigIntStats): Promise<string> {
-    const cached = this.etagCache.get(`${stats.dev}:${stats.ino}`);
-    if (cached && cached.size === stats.size && cached.mtimeNs === stats.mtimeNs && cached.ctimeNs === stats.ctimeNs) {
-      return cached.etag;
+  /** Opens the regular file behind `key`, or undefined when there is none. */
+  private async openObject(key: string): Promise<{ handle: fs.FileHandle; stats: Stats } | undefined> {
+    const real = await this.resolveObject(key);
+    if (real === undefined) return undefined;
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(real, 'r');
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
     }
-    const hash = createHash('md5');
-    const buffer = Buffer.alloc(64 * 1024);
-    let position = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      position += bytesRead;
+    const stats = await handle.stat();
+    if (!stats.isFile()) {
+      await handle.close();
+      return undefined;
     }
-    const etag = hash.digest('hex');
-    this.remember(stats, etag);
-    return etag;
-  }
-
-  private remember(stats: BigIntStats, etag: string): void {
-    const id = `${stats.dev}:${stats.ino}`;
-    this.etagCache.delete(id);
-    if (this.etagCache.size >= ETAG_CACHE_LIMIT) {
-      const oldest = this.etagCache.keys().next();
-      if (!oldest.done) this.etagCache.delete(oldest.value);
-    }
-    this.etagCache.set(id, { size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs, etag });
+    return { handle, stats };
   }
 
   private async checkPreconditions(key: string, options: PutOptions): Promise<void> {
@@ -319,6 +321,8 @@ export class LocalStorage implements Storage {
         const handle = await fs.open(temp, 'wx');
         try {
           await handle.writeFile(bytes);
+          const time = uniqueWriteTime();
+          await handle.utimes(time, time);
           if (this.durable) await handle.sync();
         } finally {
           await handle.close();
@@ -392,37 +396,58 @@ export class LocalStorage implements Storage {
       if (isMissing(e)) return;
       throw e;
     }
-    const items: { name: string; sortName: string; directory: boolean }[] = [];
+    const items: { name: string; sortName: string; directory: boolean; link: boolean }[] = [];
     for (const entry of entries) {
       if (entry.name.startsWith(TEMP_FILE_PREFIX)) continue;
       if (entry.isDirectory()) {
-        items.push({ name: entry.name, sortName: `${entry.name}/`, directory: true });
+        items.push({ name: entry.name, sortName: `${entry.name}/`, directory: true, link: false });
       } else if (entry.isFile() || entry.isSymbolicLink()) {
-        items.push({ name: entry.name, sortName: entry.name, directory: false });
+        items.push({ name: entry.name, sortName: entry.name, directory: false, link: entry.isSymbolicLink() });
       }
     }
     items.sort((a, b) => compareKeys(a.sortName, b.sortName));
+    let statted = 0;
     for (const item of items) {
       const key = keyPrefix + item.name;
       const file = path.join(dir, item.name);
       if (item.directory) {
         const subPrefix = `${key}/`;
         if (subPrefix.startsWith(filter) || filter.startsWith(subPrefix)) yield* this.walk(file, subPrefix, filter, realRoot);
-      } else if (key.startsWith(filter)) {
-        const info = await this.describeFile(file, key, realRoot);
-        if (info) yield info;
+        continue;
       }
+      if (!key.startsWith(filter)) continue;
+      if (item.link) {
+        const info = await this.describeLink(file, key, realRoot);
+        if (info) yield info;
+        continue;
+      }
+      // a plain file in a directory reached without links: a synchronous lstat of a cached
+      // inode costs a few microseconds, a round trip through the thread pool tens; the event
+      // loop gets a turn every STAT_BATCH files
+      const stats = lstatSyncOf(file);
+      if (stats?.isFile()) yield infoOf(key, stats);
+      if (++statted % STAT_BATCH === 0) await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
-  /** Describes a listed file or symlink, or undefined when it is not a regular file inside the root. */
-  private async describeFile(file: string, key: string, realRoot: string): Promise<ObjectInfo | undefined> {
-    const handle = await openFileInside(file, realRoot);
-    if (!handle) return undefined;
-    try {
-      return await this.describe(handle, key);
-    } finally {
-      await handle.close();
-    }
+  /** Describes a listed symlink, or undefined when it is not one to a regular file inside the root. */
+  private async describeLink(file: string, key: string, realRoot: string): Promise<ObjectInfo | undefined> {
+    const real = await realpathOf(file);
+    if (real === undefined || !isInside(realRoot, real)) return undefined;
+    const stats = await statOf(real);
+    return stats?.isFile() ? infoOf(key, stats) : undefined;
+  }
+}
+
+/** Listed files described (lstat) between two turns of the event loop. */
+const STAT_BATCH = 256;
+
+/** Stats of `file` without following a link, or undefined when it is gone. */
+function lstatSyncOf(file: string): Stats | undefined {
+  try {
+    return lstatSync(file);
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
   }
 }

@@ -1,11 +1,12 @@
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { acknowledgments, edgeStack, newStack, templates, unacknowledgedFindings } from './support';
 import {
-  ApkRepository, AptRepository, IndexerPackaging, PacmanRepository, RepositoryHost, SigningKey, YumRepository,
+  ApkRepository, AptRepository, IndexerPackaging, PacmanRepository, RepositoryHost, SameVersionPolicy, SigningKey, YumRepository,
 } from '../../src';
 
 const setups: Array<[string, (scope: Construct) => void]> = [
@@ -26,6 +27,15 @@ const setups: Array<[string, (scope: Construct) => void]> = [
       signingKey: SigningKey.fromParameterNames({ privateKeyParameterName: '/keys/yum', encryptionKey: new kms.Key(scope, 'Key', { enableKeyRotation: true }) }),
     });
     repo.grantPublish(new iam.Role(scope, 'Publisher', { assumedBy: new iam.AccountRootPrincipal() }));
+  }],
+  ['every reporting and policy option', (scope) => {
+    new AptRepository(scope, 'Apt', {
+      eventBus: new events.EventBus(scope, 'Bus'),
+      reconcileSchedule: events.Schedule.cron({ hour: '4', minute: '0' }),
+      sameVersionPolicy: SameVersionPolicy.REPLACE,
+      retention: { keepVersions: 2, deleteObjects: true },
+    });
+    new YumRepository(scope, 'Yum', { reconcile: false });
   }],
 ];
 

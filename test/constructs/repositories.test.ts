@@ -115,8 +115,8 @@ describe.each(cases)('$name with zero props', (c) => {
     main.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, RedrivePolicy: Match.absent() });
   });
 
-  it('alarms on dead letters and on the age of the oldest message', () => {
-    main.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+  it('alarms on dead letters, on the age of the oldest message and on rejected packages', () => {
+    main.resourceCountIs('AWS::CloudWatch::Alarm', 3);
     main.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ApproximateNumberOfMessagesVisible',
       Namespace: 'AWS/SQS',
@@ -129,8 +129,15 @@ describe.each(cases)('$name with zero props', (c) => {
       Threshold: 3600,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
+    main.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'RejectedPackages',
+      Namespace: 'PackageRepositories',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
     expect(repository.deadLetterAlarm).toBeDefined();
     expect(repository.messageAgeAlarm).toBeDefined();
+    expect(repository.rejectedPackagesAlarm).toBeDefined();
   });
 
   it('indexes with a container-image function fed by the queue, reporting partial batch failures', () => {

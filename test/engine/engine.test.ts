@@ -90,7 +90,7 @@ describe('engine (format-neutral, over a local directory)', () => {
     await storage.put('r/bad.pkg', 'garbage!!');
     await storage.put('r/b.pkg', 'beta 2\n');
     const report = await syncAll(options);
-    expect(report.rejected).toEqual([{ key: 'r/bad.pkg', reason: 'not "name version"' }]);
+    expect(report.rejected).toEqual([{ key: 'r/bad.pkg', code: 'invalid-package', reason: 'not "name version"' }]);
     expect(await manifestNames(storage)).toEqual(['alpha-1', 'beta-2']);
   });
 
@@ -159,6 +159,28 @@ describe('engine (format-neutral, over a local directory)', () => {
     const report = await syncAll(options);
     expect(report.units[0].collected).toEqual([]);
     expect(await list(storage, 'r/meta/')).toContain(first);
+  });
+
+  it('writes the directory listing from the dates it keeps: an event batch does not list the whole unit', async () => {
+    // GIVEN an indexed unit of 30 packages
+    for (let i = 0; i < 30; i++) await storage.put(`r/p${i}.pkg`, `pkg${i} 1.${i}\n`);
+    await syncAll(options);
+    // WHEN one package arrives through an event, with every listing recorded
+    await storage.put('r/new.pkg', 'newcomer 9\n');
+    const listed: string[] = [];
+    const inner = storage.list.bind(storage);
+    storage.list = (prefix: string) => {
+      listed.push(prefix);
+      return inner(prefix);
+    };
+    await applyChanges(options, { upserted: ['r/new.pkg'] });
+    // THEN the unit's own directory was not listed, and the page shows every package with its date
+    expect(listed).not.toContain('r/');
+    const page = Buffer.from((await storage.get('r/index.html'))!).toString('utf8');
+    for (const key of ['p0.pkg', 'p29.pkg', 'new.pkg']) {
+      const date = (await storage.head(`r/${key}`))!.lastModified.toISOString().slice(0, 10);
+      expect(page).toMatch(new RegExp(`href="${key.replace('.', '\\.')}"[\\s\\S]*?${date}`));
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decompressAll, detectCompression, type Compression } from '../../src/formats/compression';
+import { decompress, decompressAll, detectCompression, type Compression } from '../../src/formats/compression';
 import { PackageFormatError } from '../../src/formats/errors';
 
 const tools: Record<Exclude<Compression, 'none'>, string[]> = {
@@ -34,6 +34,19 @@ describe('decompress', () => {
     const packed = compressWithTool(kind, payload);
     const cut = packed.subarray(0, Math.floor(packed.length / 2));
     await expect(decompressAll(cut, kind, 1 << 20)).rejects.toThrow(PackageFormatError);
+  });
+
+  it.each(['none', 'gzip', 'xz', 'zstd'] as const)('passes an error of the %s source through unchanged, not as corrupt data', async (kind) => {
+    const packed = kind === 'none' ? payload : compressWithTool(kind, payload);
+    const failure = new Error('connection reset by peer');
+    async function* source() {
+      yield packed.subarray(0, Math.floor(packed.length / 2));
+      throw failure;
+    }
+    const read = async () => {
+      for await (const chunk of decompress(source(), kind, 1 << 20)) expect(chunk.length).toBeGreaterThanOrEqual(0);
+    };
+    await expect(read()).rejects.toBe(failure);
   });
 
   it('treats unknown magic as uncompressed', () => {

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEventBridgeStandIn, type EventBridgeStandIn } from './eventbridge-standin';
 import { DnfSandbox } from '../../src/cli/clients/dnf';
 import { buildRpm } from '../../src/formats/rpm';
 import { IndexerEnv, type KeygenProperties } from '../../src/handlers/contract';
@@ -62,14 +63,17 @@ async function startParameterStore(): Promise<{ url: string; parameters: Map<str
 describe('the shipped Lambda bundles, run as Lambda would run them', () => {
   let s3: S3rverHandle;
   let ssm: Awaited<ReturnType<typeof startParameterStore>>;
+  let eventBridge: EventBridgeStandIn;
 
   beforeAll(async () => {
     s3 = await startS3rver();
     ssm = await startParameterStore();
+    eventBridge = await startEventBridgeStandIn();
   });
   afterAll(async () => {
     await s3?.stop();
     await ssm?.close();
+    await eventBridge?.close();
   });
 
   /** Invoke `handler(event)` of a bundle in a fresh Node process with the AWS SDK pointed at the local servers. */
@@ -83,6 +87,7 @@ describe('the shipped Lambda bundles, run as Lambda would run them', () => {
         AWS_SECRET_ACCESS_KEY: 'S3RVER',
         AWS_ENDPOINT_URL_S3: s3.endpoint,
         AWS_ENDPOINT_URL_SSM: ssm.url,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
         ...env,
       },
       maxBuffer: 64 * 1024 * 1024,
@@ -129,6 +134,10 @@ describe('the shipped Lambda bundles, run as Lambda would run them', () => {
     expect(result).toEqual({ batchItemFailures: [] });
     const repomd = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: 'yum/el9/x86_64/repodata/repomd.xml' }));
     expect(await repomd.Body!.transformToString()).toContain('primary.xml.gz');
+    // the bundled EventBridge client told the default bus
+    expect(eventBridge.requests.flat().map((e) => [e.Source, e.DetailType, e.EventBusName, JSON.parse(e.Detail).added])).toEqual([
+      ['cdk-package-repos', 'Repository Published', undefined, [{ key: 'el9/x86_64/Packages/bundle-hello-1.0-1.x86_64.rpm', name: 'bundle-hello', version: '1.0-1', arch: 'x86_64' }]],
+    ]);
 
     const base = `${s3.endpoint}/${s3.bucket}/yum`;
     const dnf = await DnfSandbox.create({ baseUrl: `${base}/el9/x86_64/`, gpgKeyUrl: `${base}/keys/repository.asc` });

@@ -1,8 +1,9 @@
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../../src/engine/engine';
+import { reconcileMessageBody } from '../../src/handlers/contract';
 import {
-  changesOf, configFromEnv, fifoBatchFailures, loadKeysFromSsm, MessageError, parseChange, processBatch,
+  changesOf, configFromEnv, fifoBatchFailures, loadKeysFromSsm, MessageError, parseChange, parseMessage, processBatch,
   type SqsEvent, type SqsRecord,
 } from '../../src/handlers/indexer';
 import { generatePgpKey } from '../../src/signing/pgp';
@@ -55,6 +56,15 @@ describe('parseChange', () => {
   ])('rejects %s', (_name, text, error) => {
     expect(() => parseChange(text, BUCKET, 'yum/')).toThrow(MessageError);
     expect(() => parseChange(text, BUCKET, 'yum/')).toThrow(error);
+  });
+});
+
+describe('parseMessage', () => {
+  it('knows the reconcile schedule\'s message (whatever its time) from an upload event', () => {
+    expect(parseMessage(reconcileMessageBody(new Date()), BUCKET, 'yum/')).toEqual({ kind: 'reconcile' });
+    expect(parseMessage('{"reconcile":true}', BUCKET, 'yum/')).toEqual({ kind: 'reconcile' });
+    expect(parseMessage(body('Object Created', 'yum/a.rpm'), BUCKET, 'yum/')).toEqual({ kind: 'upserted', key: 'a.rpm' });
+    expect(() => parseMessage('{"reconcile":"yes"}', BUCKET, 'yum/')).toThrow(/unexpected detail-type/);
   });
 });
 
@@ -134,10 +144,89 @@ describe('processBatch', () => {
   });
 
   it('does not fail for rejected packages: they are logged', async () => {
-    const rejected = [{ key: 'bad.rpm', reason: 'truncated lead: need 96 bytes, have 10' }];
+    const rejected = [{ key: 'bad.rpm', code: 'invalid-package' as const, reason: 'truncated lead: need 96 bytes, have 10' }];
     const { response, lines } = run({ Records: [record('1', body('Object Created', 'yum/bad.rpm'))] }, async () => ({ units: [], rejected }));
     expect(await response).toEqual({ batchItemFailures: [] });
     expect(JSON.parse(lines[0])).toEqual({ level: 'warn', units: [], rejected });
+  });
+
+  describe('with reconcile messages', () => {
+    const RECONCILE = reconcileMessageBody('2026-01-01T00:00:00Z');
+
+    function runWith(event: SqsEvent, fail: { apply?: boolean; reconcile?: boolean } = {}) {
+      const calls: string[] = [];
+      const kinds: string[] = [];
+      const response = processBatch(event, {
+        bucket: BUCKET,
+        prefix: 'yum/',
+        apply: async (changes) => {
+          calls.push(`apply ${changes.upserted.join(',')}`);
+          if (fail.apply) throw new Error('apply failed');
+          return EMPTY_REPORT;
+        },
+        reconcile: async () => {
+          calls.push('reconcile');
+          if (fail.reconcile) throw new Error('listing failed');
+          return EMPTY_REPORT;
+        },
+        log: () => undefined,
+        report: async (_report, kind) => {
+          kinds.push(kind);
+        },
+      });
+      return { response, calls, kinds };
+    }
+
+    it('runs uploads and reconciles in the group\'s order, each group on its own', async () => {
+      const { response, calls, kinds } = runWith({
+        Records: [
+          record('1', body('Object Created', 'yum/a.rpm')),
+          record('2', body('Object Created', 'yum/b.rpm')),
+          record('3', RECONCILE),
+          record('4', body('Object Created', 'apt/c.rpm'), 'other'),
+          record('5', body('Object Created', 'yum/d.rpm')),
+          record('6', RECONCILE),
+          record('7', RECONCILE),
+        ],
+      });
+      expect(await response).toEqual({ batchItemFailures: [] });
+      expect(calls).toEqual(['apply a.rpm,b.rpm', 'reconcile', 'apply d.rpm', 'reconcile', 'reconcile']);
+      expect(kinds).toEqual(['changes', 'reconcile', 'changes', 'reconcile', 'reconcile']);
+    });
+
+    it('a failed reconcile fails its message and the rest of the group, not the uploads applied before it', async () => {
+      const { response, calls } = runWith({
+        Records: [record('1', body('Object Created', 'yum/a.rpm')), record('2', RECONCILE), record('3', body('Object Created', 'yum/b.rpm'))],
+      }, { reconcile: true });
+      expect(await response).toEqual({ batchItemFailures: [{ itemIdentifier: '2' }, { itemIdentifier: '3' }] });
+      expect(calls).toEqual(['apply a.rpm', 'reconcile']);
+    });
+
+    it('failed uploads before a reconcile fail it too (it waits for the retry)', async () => {
+      const { response, calls } = runWith({ Records: [record('1', body('Object Created', 'yum/a.rpm')), record('2', RECONCILE)] }, { apply: true });
+      expect(await response).toEqual({ batchItemFailures: [{ itemIdentifier: '1' }, { itemIdentifier: '2' }] });
+      expect(calls).toEqual(['apply a.rpm']);
+    });
+
+    it('an indexer without reconcile fails the message', async () => {
+      const { response } = run({ Records: [record('1', RECONCILE)] }, async () => EMPTY_REPORT);
+      expect(await response).toEqual({ batchItemFailures: [{ itemIdentifier: '1' }] });
+    });
+  });
+
+  it('a report that fails is logged and does not fail the batch (the index is published)', async () => {
+    const lines: string[] = [];
+    const response = await processBatch({ Records: [record('1', body('Object Created', 'yum/a.rpm'))] }, {
+      bucket: BUCKET,
+      prefix: 'yum/',
+      apply: async () => EMPTY_REPORT,
+      log: (line) => lines.push(line),
+      report: async () => {
+        throw new Error('no reporting today');
+      },
+    });
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(lines.map((l) => JSON.parse(l))).toContainEqual({ level: 'error', report: 'failed', error: 'no reporting today' });
   });
 
   it('does not call the engine for a batch with nothing under the prefix', async () => {
@@ -162,7 +251,26 @@ describe('configFromEnv', () => {
     });
   });
 
+  it('reads the policies, the event bus and the repository name', () => {
+    expect(configFromEnv({
+      ...env, SAME_VERSION: 'replace', RETENTION: '{"keepVersions":3,"deleteObjects":true}', EVENT_BUS_NAME: 'arn:aws:events:eu-west-1:123456789012:event-bus/repos', REPOSITORY_NAME: 'Stack/Apk',
+    })).toMatchObject({
+      sameVersion: 'replace',
+      retention: { keepVersions: 3, deleteObjects: true },
+      eventBusName: 'arn:aws:events:eu-west-1:123456789012:event-bus/repos',
+      repositoryName: 'Stack/Apk',
+    });
+    expect(configFromEnv({ ...env, SAME_VERSION: '', RETENTION: '', EVENT_BUS_NAME: '' })).toMatchObject({
+      sameVersion: undefined, retention: undefined, eventBusName: undefined,
+    });
+  });
+
   it.each([
+    [{ ...env, SAME_VERSION: 'overwrite' }, /SAME_VERSION must be refuse or replace, got "overwrite"/],
+    [{ ...env, RETENTION: '3' }, /RETENTION.keepVersions must be a whole number of at least 1, got undefined/],
+    [{ ...env, RETENTION: '{"keepVersions":0}' }, /RETENTION.keepVersions must be a whole number of at least 1, got 0/],
+    [{ ...env, RETENTION: '{"keepVersions":2,"deleteObjects":"yes"}' }, /RETENTION.deleteObjects must be true or false/],
+    [{ ...env, RETENTION: '{keepVersions:2}' }, /RETENTION is not JSON/],
     [{ ...env, FORMAT: 'rpm' }, /FORMAT must be yum, apt, apk or pacman, got "rpm"/],
     [{ ...env, BUCKET_NAME: '' }, /BUCKET_NAME is not set/],
     [{ ...env, FORMAT_OPTIONS: '{' }, /FORMAT_OPTIONS is not JSON/],

@@ -2,6 +2,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ApkRepository, AptRepository, PacmanRepository, RepositoryHost, YumRepository } from '../../src';
 import type { FormatName } from '../../src/engine/format';
+import { reconcileMessageBody } from '../../src/handlers/contract';
 import type { ObjectEvent } from '../../src/pipeline/s3rver';
 import { keyWildcards, matches, messageBody, uploadRule } from '../../src/pipeline/upload-rule';
 import { newStack } from '../constructs/support';
@@ -14,7 +15,7 @@ function synthesizedRules(): Map<string, { keyPatterns: string[]; detailTypes: s
   new AptRepository(stack, 'Deb', { host });
   new PacmanRepository(stack, 'Arch', { host });
   new ApkRepository(stack, 'Alpine', { host });
-  const rules = Object.values(Template.fromStack(stack).findResources('AWS::Events::Rule'));
+  const rules = Object.values(Template.fromStack(stack).findResources('AWS::Events::Rule')).filter((rule) => rule.Properties.EventPattern);
   return new Map(rules.map((rule) => {
     const { EventPattern: pattern, Targets: [target] } = rule.Properties;
     return [target.SqsParameters.MessageGroupId as string, {
@@ -39,8 +40,33 @@ function wildcardMatches(pattern: string, key: string): boolean {
   return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's').test(key);
 }
 
+/** The schedule rules' targets (reconcile messages), by message group. */
+function synthesizedReconcileTargets(): Map<string, { pathsMap: Record<string, string>; template: string }> {
+  const { stack } = newStack();
+  const host = new RepositoryHost(stack, 'Host');
+  new YumRepository(stack, 'Rpm', { host });
+  new AptRepository(stack, 'Deb', { host, prefix: 'debian/' });
+  const rules = Object.values(Template.fromStack(stack).findResources('AWS::Events::Rule')).filter((rule) => rule.Properties.ScheduleExpression);
+  return new Map(rules.map((rule) => {
+    const [target] = rule.Properties.Targets;
+    const { InputPathsMap: pathsMap, InputTemplate: template } = target.InputTransformer;
+    return [target.SqsParameters.MessageGroupId as string, { pathsMap, template }];
+  }));
+}
+
 const FORMATS: FormatName[] = ['yum', 'apt', 'pacman', 'apk'];
 const BUCKET = 'repo-bucket';
+
+describe('the local reconcile message is the constructs\' schedule message', () => {
+  it('the schedule rule\'s input transformer makes of a scheduled event what LocalRepository.reconcile sends, in the upload rule\'s group', () => {
+    const targets = synthesizedReconcileTargets();
+    expect([...targets.keys()].sort()).toEqual([uploadRule('apt', BUCKET, 'debian/').messageGroupId, uploadRule('yum', BUCKET, 'yum/').messageGroupId].sort());
+    const scheduled = { 'version': '0', 'id': 'x', 'detail-type': 'Scheduled Event', 'source': 'aws.events', 'time': '2026-11-22T03:00:00Z', 'detail': {} };
+    for (const { template, pathsMap } of targets.values()) {
+      expect(JSON.parse(transform(template, pathsMap, scheduled))).toEqual(JSON.parse(reconcileMessageBody('2026-11-22T03:00:00Z')));
+    }
+  });
+});
 
 describe('the local upload rule is the constructs\' rule', () => {
   const synthesized = synthesizedRules();

@@ -11,6 +11,8 @@ export function toyFormat(): RepositoryFormat {
   const unitOfDir = (root: string): RepositoryUnit => ({ id: `toy:${root}`, root, params: {} });
   return {
     name: 'yum',
+    compareVersions: (a, b) => a.localeCompare(b, 'en', { numeric: true }),
+    manifestKeys: (unit) => [`${unit.root}meta/index.json`],
     isPackage: (key) => key.endsWith('.pkg'),
     unitOf: (key) => unitOfDir(key.includes('/') ? key.slice(0, key.lastIndexOf('/') + 1) : ''),
     unitsOfMetadata: (key) => (key.endsWith('meta/index.json') ? unitOfDir(key.slice(0, -'meta/index.json'.length)) : undefined),
@@ -26,10 +28,11 @@ export function toyFormat(): RepositoryFormat {
       return { entries: new Map(list.map((e) => [e.key, e])) };
     },
     async readPackage(pkg) {
-      const text = Buffer.from(await pkg.read()).toString('utf8');
+      const bytes = await pkg.read();
+      const text = Buffer.from(bytes).toString('utf8');
       const m = /^([a-z][a-z0-9-]*) ([0-9][0-9.]*)\n?$/.exec(text);
       if (!m) throw new PackageFormatError('not "name version"');
-      return { key: pkg.key, size: pkg.size, name: m[1], version: m[2], arch: 'any' };
+      return { key: pkg.key, size: pkg.size, name: m[1], version: m[2], arch: 'any', digest: createHash('sha256').update(bytes).digest('hex') };
     },
     async render(unit, entries) {
       const list = [...entries.values()].sort((a, b) => a.key.localeCompare(b.key));

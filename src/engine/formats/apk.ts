@@ -3,6 +3,7 @@ import {
 } from '../../formats/apk/apkindex';
 import type { ApkIndexEntry } from '../../formats/apk/model';
 import { DEFAULT_APK_LIMITS, readApk, type ApkReadLimits } from '../../formats/apk/package';
+import { compareApkVersions } from '../../formats/apk/version';
 import { PackageFormatError } from '../../formats/errors';
 import type { RsaSigner } from '../../signing/signer';
 import type { Storage } from '../../storage/storage';
@@ -51,6 +52,8 @@ const ARCH_DIR = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 export function apkFormat(options: ApkFormatOptions = {}): RepositoryFormat<ApkEntry> {
   return {
     name: 'apk',
+    compareVersions: compareApkVersions,
+    manifestKeys: (u) => [u.root + INDEX],
     isPackage: (key) => key.endsWith('.apk'),
     unitOf: (key) => unitOfDirectory(key, (file) => file.endsWith('.apk')),
     unitsOfMetadata: (key) => unitOfDirectory(key, (file) => file === INDEX),
@@ -76,6 +79,7 @@ function entryOf(u: RepositoryUnit, entry: ApkIndexEntry): ApkEntry {
   return {
     key: `${u.root}${entry.name}-${entry.version}.apk`,
     size: entry.size,
+    digest: entry.checksum,
     name: entry.name,
     version: entry.version,
     arch: u.params.arch,

@@ -1,23 +1,28 @@
 import { compressionOfName, decompressAll } from '../../formats/compression';
 import { readDeb } from '../../formats/deb/deb-package';
-import { renderDistribution } from '../../formats/deb/distribution';
+import { distributionPackageOf, renderDistribution, type DistributionPackage, type PackagesChunk } from '../../formats/deb/distribution';
+import { readPackagesChunks, type LoadedStanza } from '../../formats/deb/packages-chunks';
 import { packagesEntryOf, readPackages, type PackagesEntry } from '../../formats/deb/packages-index';
 import { clearsignedText, readRelease, type Release } from '../../formats/deb/release';
+import { compareDebVersions } from '../../formats/deb/version';
 import type { Storage } from '../../storage/storage';
 import type { IndexedPackage, OutputFile, PackageObject, RenderContext, RepositoryFormat, RepositoryUnit, UnitIndex } from '../format';
 
-/** One package of an apt distribution. */
-export interface AptEntry extends IndexedPackage {
+/**
+ * One package of an apt distribution: its place and its Packages stanza, rendered once (when
+ * the package was read) or as our published Packages.gz holds it, never parsed again.
+ */
+export interface AptEntry extends IndexedPackage, DistributionPackage {
   /** The component (the path segment after the distribution in the pool). */
   readonly component: string;
-  /** Its Packages stanza: control fields, Filename, Size and digests. */
-  readonly stanza: PackagesEntry;
 }
 
 /** What the engine carries from the loaded index to the next render. */
 interface AptState {
   /** The Release published before (ours or a reference tool's), if any. */
   readonly release?: Release;
+  /** The chunks of our published Packages.gz files, by directory (`main/binary-amd64`), reused where unchanged. */
+  readonly chunks: ReadonlyMap<string, readonly PackagesChunk[]>;
 }
 
 export interface AptFormatOptions {
@@ -43,12 +48,20 @@ export interface AptFormatOptions {
    * @default - no Valid-Until
    */
   readonly validFor?: number;
+  /**
+   * gzip level of Packages.gz. An update compresses only the chunks it changed; the others
+   * keep the bytes (and level) they were published with.
+   * @default 9
+   */
+  readonly compressionLevel?: number;
 }
 
 /** The largest Packages file (uncompressed) read back: 1 GiB. */
 const MAX_PACKAGES_BYTES = 1024 ** 3;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
-/** Preference among the forms of one Packages file when reading it back. */
+/** Packages up to this size are read whole (hashed on the thread pool); larger ones are streamed. */
+const WHOLE_READ_BYTES = 8 * 1024 ** 2;
+/** Preference among the forms of one Packages file when reading it back (after our own chunked Packages.gz). */
 const PACKAGES_FORMS = ['Packages', 'Packages.gz', 'Packages.xz', 'Packages.zst'];
 
 /**
@@ -61,6 +74,9 @@ export function aptFormat(options: AptFormatOptions = {}): RepositoryFormat<AptE
   }
   return {
     name: 'apt',
+    compareVersions: compareDebVersions,
+    // in publish order, as render returns them
+    manifestKeys: (u) => ['Release', 'Release.gpg', 'InRelease'].map((name) => distsPrefix(u) + name),
     isPackage: (key) => key.endsWith('.deb'),
     unitOf: (key) => layoutOf(key)?.unit,
     unitsOfMetadata: (key) => {
@@ -104,30 +120,23 @@ export function layoutOf(key: string): { unit: RepositoryUnit; component: string
 function entryOf(u: RepositoryUnit, stanza: PackagesEntry): AptEntry | undefined {
   const place = layoutOf(u.root + stanza.filename);
   if (!place || place.unit.id !== u.id) return undefined;
-  return {
-    key: u.root + stanza.filename,
-    size: stanza.size,
-    name: stanza.control.get('Package')!,
-    version: stanza.control.get('Version')!,
-    arch: stanza.control.get('Architecture')!,
-    component: place.component,
-    stanza,
-  };
+  return { key: u.root + stanza.filename, size: stanza.size, digest: stanza.sha256 ?? '', ...distributionPackageOf(place.component, stanza) };
 }
 
 async function readPackage(pkg: PackageObject, u: RepositoryUnit): Promise<AptEntry> {
   const place = layoutOf(pkg.key);
   if (!place || place.unit.id !== u.id) throw new Error(`${pkg.key} is not in distribution ${u.id}`);
-  const deb = await readDeb(await pkg.stream());
+  const deb = await readDeb(pkg.size <= WHOLE_READ_BYTES ? await pkg.read() : await pkg.stream());
   return entryOf(u, packagesEntryOf(deb, place.filename))!;
 }
 
 /**
  * The published index of a distribution: every `<component>/binary-<arch>/Packages*` below
- * `dists/<distribution>/` (uncompressed preferred; ours, apt-ftparchive's or
- * dpkg-scanpackages'), and the Release for carry-over. Stanzas whose Filename is outside this
- * distribution's pool, or that lack one of MD5sum, SHA1 and SHA256, are left out: the engine
- * then reads those packages again.
+ * `dists/<distribution>/`, and the Release for carry-over. Our own chunked Packages.gz is
+ * read chunk by chunk, its stanzas kept as they are; any other index (apt-ftparchive's,
+ * dpkg-scanpackages', uncompressed preferred) is parsed and its stanzas rendered again.
+ * Stanzas whose Filename is outside this distribution's pool, or that lack one of MD5sum,
+ * SHA1 and SHA256, are left out: the engine then reads those packages again.
  */
 async function loadIndex(storage: Storage, u: RepositoryUnit): Promise<UnitIndex<AptEntry> & { state: AptState }> {
   const prefix = distsPrefix(u);
@@ -143,7 +152,21 @@ async function loadIndex(storage: Storage, u: RepositoryUnit): Promise<UnitIndex
   }
 
   const entries = new Map<string, AptEntry>();
+  const chunks = new Map<string, PackagesChunk[]>();
+  const places = new Map<string, ReturnType<typeof layoutOf>>();
+  // packages share directories: each directory's place in the layout is worked out once
+  const placeOf = (filename: string) => {
+    const dir = filename.slice(0, filename.lastIndexOf('/') + 1);
+    if (!places.has(dir)) places.set(dir, layoutOf(`${u.root}${dir}x`));
+    const place = places.get(dir);
+    return place && place.unit.id === u.id ? place.component : undefined;
+  };
   for (const [dir, names] of [...forms].sort(([a], [b]) => a.localeCompare(b))) {
+    const ours = names.includes('Packages.gz') ? await loadOwnPackages(storage, `${prefix}${dir}/Packages.gz`, entries, (s) => loadedEntry(u, s, placeOf)) : undefined;
+    if (ours) {
+      chunks.set(dir, ours);
+      continue;
+    }
     const name = PACKAGES_FORMS.find((n) => names.includes(n))!;
     const key = `${prefix}${dir}/${name}`;
     const bytes = await storage.get(key);
@@ -164,7 +187,46 @@ async function loadIndex(storage: Storage, u: RepositoryUnit): Promise<UnitIndex
     const signed = await storage.get(inReleaseKey);
     if (signed) release = readRelease(clearsignedText(signed, inReleaseKey), inReleaseKey);
   }
-  return { entries, state: { release } };
+  return { entries, state: { release, chunks } };
+}
+
+/**
+ * A Packages.gz our writer made, chunk by chunk, its entries added to `entries`; undefined
+ * when it is another tool's. A package listed in several directories (`Architecture: all`) is
+ * one entry; a chunk holding a package it cannot share (outside the pool, or a stanza that
+ * differs from the one already loaded) is never reused.
+ */
+async function loadOwnPackages(
+  storage: Storage,
+  key: string,
+  entries: Map<string, AptEntry>,
+  entryOfStanza: (s: LoadedStanza) => AptEntry | undefined,
+): Promise<PackagesChunk[] | undefined> {
+  const gz = await storage.get(key);
+  const loaded = gz ? await readPackagesChunks(gz, key, MAX_PACKAGES_BYTES) : undefined;
+  if (!loaded) return undefined;
+  return loaded.map((chunk) => ({
+    text: chunk.text,
+    member: chunk.member,
+    packages: chunk.stanzas.map((s) => {
+      const entry = entryOfStanza(s);
+      if (!entry) return { component: '', ...s };
+      const existing = entries.get(entry.key);
+      if (!existing) {
+        entries.set(entry.key, entry);
+        return entry;
+      }
+      return Buffer.compare(existing.stanza, entry.stanza) === 0 ? existing : entry;
+    }),
+  }));
+}
+
+/** The entry of a loaded stanza, unless its file is outside the distribution (`componentOf` says undefined). */
+function loadedEntry(u: RepositoryUnit, s: LoadedStanza, componentOf: (filename: string) => string | undefined): AptEntry | undefined {
+  const component = componentOf(s.filename);
+  if (component === undefined) return undefined;
+  const { name, version, arch, filename, stanza } = s;
+  return { key: u.root + filename, size: s.size, digest: s.sha256, name, version, arch, filename, stanza, component };
 }
 
 async function render(
@@ -176,9 +238,10 @@ async function render(
 ): Promise<OutputFile[]> {
   const signer = ctx.keys.pgp;
   if (!signer) throw new Error('apt repositories are signed with an OpenPGP key, and none was given');
-  const rendered = renderDistribution({
+  const rendered = await renderDistribution({
     distribution: u.params.distribution,
-    packages: [...entries.values()].map((e) => ({ component: e.component, entry: e.stanza })),
+    packages: entries.values(),
+    chunks: previous.state?.chunks,
     architectures: options.architectures,
     previous: previous.state?.release,
     now: ctx.now,
@@ -186,6 +249,7 @@ async function render(
     label: options.label,
     description: options.description,
     validForSeconds: options.validFor,
+    compressionLevel: options.compressionLevel,
   });
   const prefix = distsPrefix(u);
   const text = 'text/plain; charset=utf-8';

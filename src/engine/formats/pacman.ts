@@ -1,17 +1,43 @@
 import * as path from 'node:path/posix';
-import { PackageFormatError } from '../../formats/errors';
+import { check, PackageFormatError } from '../../formats/errors';
 import {
-  DEFAULT_PACKAGE_LIMITS, entryOfPackage, isPackageFileName, measureStream, packageCompression,
-  type PackageLimits, type PacmanDbEntry, readDatabase, readPacmanPackage, vercmp, writeDatabase,
+  chunkMembers, compareDirectories, compressChunk, DATABASE_COMPRESSION_LEVEL, DB_WRITER_VERSION, dbChunkLengths, DEFAULT_PACKAGE_LIMITS,
+  descSummary, endMember, entryDirectory, entryOfPackage, gunzipChunk, isPackageFileName, measureStream, memberCrc, packageCompression,
+  type ChunkMember, type PackageLimits, type PacmanDbEntry, readDatabase, readPacmanPackage, type RenderedEntry, renderEntry, splitChunk, vercmp,
 } from '../../formats/pacman';
 import type { SigningKeys } from '../../signing/signer';
 import { compareKeys } from '../../storage/keys';
 import type { Storage } from '../../storage/storage';
 import type { IndexedPackage, OutputFile, PackageObject, RenderContext, RepositoryFormat, RepositoryUnit, UnitIndex } from '../format';
 
-/** One package of a pacman repository: its database entry. */
+/**
+ * One package of a pacman repository. The engine keeps thousands: an entry holds the package's
+ * rendered `desc` and `files` texts (a package read in this run, or an entry of another tool's
+ * database) or the number of the chunk of our loaded databases that holds them, never the
+ * parsed model.
+ */
 export interface PacmanEntry extends IndexedPackage {
-  readonly entry: PacmanDbEntry;
+  /** `<name>-<version>`: its directory in the databases. */
+  readonly directory: string;
+  /** Its database texts, rendered once. */
+  readonly rendered?: RenderedEntry;
+  /** An entry of our own loaded databases: which of their chunks holds it. */
+  readonly chunk?: number;
+}
+
+/** A chunk of our own loaded databases: the same entries in one gzip member of each. */
+interface LoadedChunk {
+  /** Directories of its entries, in order. */
+  readonly directories: readonly string[];
+  /** Its `.db` and `.files` gzip members. */
+  readonly db: Uint8Array;
+  readonly files: Uint8Array;
+}
+
+/** What the engine carries from the loaded index to the next render. */
+interface PacmanState {
+  /** Chunks of our own databases, reused where their entries did not change; none for another tool's. */
+  readonly chunks: readonly LoadedChunk[];
 }
 
 export interface PacmanFormatOptions {
@@ -56,6 +82,8 @@ export function pacmanFormat(options: PacmanFormatOptions = {}): RepositoryForma
   };
   return {
     name: 'pacman',
+    compareVersions: vercmp,
+    manifestKeys: (unit) => manifestKeys(unit, options.localLinks ?? false),
     isPackage: (key) => isPackageFileName(path.basename(key)),
     unitOf: (key) => unitOfDirectory(directoryOf(key)),
     unitsOfMetadata: (key) => {
@@ -67,7 +95,7 @@ export function pacmanFormat(options: PacmanFormatOptions = {}): RepositoryForma
     isOwnedMetadata: (unit, key) => isOwnedMetadata(unit, key),
     loadIndex: (storage, unit) => loadIndex(storage, unit),
     readPackage: (pkg, unit) => readPackage(pkg, unit, limits, options.includePackageSignatures ?? false),
-    render: (unit, entries, _previous, ctx) => render(unit, entries, ctx, options.localLinks ?? false),
+    render: (unit, entries, previous, ctx) => render(unit, entries, previous, ctx, options.localLinks ?? false),
   };
 }
 
@@ -92,41 +120,107 @@ function isOwnedMetadata(unit: RepositoryUnit, key: string): boolean {
   return /^(db|files)(\.tar(\.(gz|zst|xz|bz2|Z))?)?(\.old)?(\.sig)?$/.test(name.slice(repo.length + 1));
 }
 
+/** The most a database may hold uncompressed: 4 GiB. */
+const MAX_DATABASE_BYTES = 4 * 1024 ** 3;
+/** The most one chunk (one gzip member) may hold uncompressed: 256 MiB. */
+const MAX_CHUNK_BYTES = 256 * 1024 ** 2;
+/** Chunks being inflated or compressed ahead of the one being written. */
+const CHUNK_WINDOW = 8;
+
 async function loadIndex(storage: Storage, unit: RepositoryUnit): Promise<UnitIndex<PacmanEntry>> {
-  const entries = new Map<string, PacmanEntry>();
   const prefix = `${unit.root}${unit.params.repo}.`;
   const present = new Set<string>();
   for await (const info of storage.list(prefix)) present.add(info.key);
   // the files database has everything; the package database alone lacks the file lists
   const key = ['files', 'db'].flatMap((kind) => DATABASE_SUFFIXES.map((suffix) => `${prefix}${kind}${suffix}`))
     .find((candidate) => present.has(candidate));
-  if (key === undefined) return { entries };
+  if (key === undefined) return { entries: new Map() };
   const bytes = await storage.get(key);
-  if (bytes === undefined) return { entries };
-  let dbEntries: PacmanDbEntry[];
+  if (bytes === undefined) return { entries: new Map() };
+  // adopted from repo-add without a signature (or under another name): publish ours even if no package changed
+  const stale = !present.has(`${prefix}db.tar.gz.sig`) || !present.has(`${prefix}files.tar.gz.sig`);
   try {
-    dbEntries = await readDatabase(bytes);
+    const own = key === `${prefix}files.tar.gz` && present.has(`${prefix}db.tar.gz`)
+      ? await loadOwnIndex(storage, unit, bytes, `${prefix}db.tar.gz`)
+      : undefined;
+    if (own) return { ...own, stale };
+    const entries = new Map<string, PacmanEntry>();
+    for (const dbEntry of await readDatabase(bytes)) {
+      const rendered = renderEntry(dbEntry);
+      const indexed = indexedEntry(unit, dbEntry, rendered);
+      entries.set(indexed.key, indexed);
+    }
+    return { entries, state: { chunks: [] } satisfies PacmanState, stale };
   } catch (e) {
     if (!(e instanceof PackageFormatError)) throw e;
     // publishing from an empty index would drop packages: refuse, loudly
     throw new Error(`${key} is not a readable pacman database (${e.message}); remove it to rebuild the index from the packages`, { cause: e });
   }
-  for (const entry of dbEntries) {
-    const indexed = indexedEntry(unit, entry);
-    entries.set(indexed.key, indexed);
-  }
-  // adopted from repo-add without a signature (or under another name): publish ours even if no package changed
-  return { entries, stale: !present.has(`${prefix}db.tar.gz.sig`) || !present.has(`${prefix}files.tar.gz.sig`) };
 }
 
-function indexedEntry(unit: RepositoryUnit, entry: PacmanDbEntry): PacmanEntry {
+/**
+ * Databases this writer made (every gzip member tagged by this writer version, each `.files`
+ * member linked to its `.db` member): only the `.db` chunks are inflated, to list the entries
+ * from their desc; the `.files` chunks are kept compressed. Undefined for anything else (another
+ * tool's databases, or a `.db` and a `.files` of different publishes): then the files database
+ * is read as a whole.
+ */
+async function loadOwnIndex(
+  storage: Storage, unit: RepositoryUnit, filesBytes: Uint8Array, dbKey: string,
+): Promise<UnitIndex<PacmanEntry> | undefined> {
+  const filesName = `${unit.params.repo}.files.tar.gz`;
+  const files = ownMembers(filesBytes, filesName);
+  if (!files) return undefined;
+  const dbBytes = await storage.get(dbKey);
+  const db = dbBytes && ownMembers(dbBytes, `${unit.params.repo}.db.tar.gz`);
+  // the end-of-archive members (last) have no link
+  const linked = (m: ChunkMember, i: number) => m.entries === files[i].entries && (m.entries === 0 || files[i].link === memberCrc(m.bytes));
+  if (!db || db.length !== files.length || !db.every(linked)) return undefined;
+  const dbName = `${unit.params.repo}.db.tar.gz`;
+  let total = 0;
+  const texts = await Promise.all(db.slice(0, -1).map(async (m) => {
+    const text = await gunzipChunk(m.bytes, MAX_CHUNK_BYTES, dbName);
+    total += text.length;
+    check(total <= MAX_DATABASE_BYTES, `${dbName} expands beyond the limit of ${MAX_DATABASE_BYTES} bytes`);
+    return text;
+  }));
+  const entries = new Map<string, PacmanEntry>();
+  const chunks = texts.map((text, c): LoadedChunk => {
+    const directories: string[] = [];
+    for (const { directory, desc } of splitChunk(text, db[c].entries, dbName)) {
+      const s = descSummary(Buffer.from(desc.buffer, desc.byteOffset, desc.byteLength).toString('utf8'), directory);
+      const entry: PacmanEntry = {
+        key: unit.root + s.filename, size: s.csize, digest: s.sha256sum ?? '', name: s.name, version: s.version, arch: s.arch ?? '', directory, chunk: c,
+      };
+      entries.set(entry.key, entry);
+      directories.push(directory);
+    }
+    return { directories, db: db[c].bytes, files: files[c].bytes };
+  });
+  return { entries, state: { chunks } satisfies PacmanState };
+}
+
+/** The tagged members of a database of this writer version: entries in every member but the last, the end of the archive. */
+function ownMembers(bytes: Uint8Array, file: string): ChunkMember[] | undefined {
+  const members = chunkMembers(bytes, file);
+  if (!members || !members.every((m) => m.writer === DB_WRITER_VERSION)) return undefined;
+  members.forEach((m, i) => {
+    const last = i === members.length - 1;
+    check(last ? m.entries === 0 : m.entries > 0, `${file}: gzip member ${i} claims ${m.entries} entries`);
+  });
+  return members;
+}
+
+function indexedEntry(unit: RepositoryUnit, entry: PacmanDbEntry, rendered: RenderedEntry): PacmanEntry {
   return {
     key: unit.root + entry.filename,
     size: entry.csize,
+    digest: entry.sha256sum ?? '',
     name: entry.name,
     version: entry.version,
     arch: entry.arch ?? '',
-    entry,
+    directory: entryDirectory(entry),
+    rendered,
   };
 }
 
@@ -137,36 +231,133 @@ async function readPackage(pkg: PackageObject, unit: RepositoryUnit, limits: Pac
   const read = await readPacmanPackage(measured.chunks, compression, limits);
   const { size, sha256 } = measured.result();
   const signature = withSignature ? await pkg.readRelated(`${pkg.key}.sig`) : undefined;
-  return indexedEntry(unit, entryOfPackage(read, { filename, csize: size, sha256sum: sha256, signature }));
+  const entry = entryOfPackage(read, { filename, csize: size, sha256sum: sha256, signature });
+  // rendered (and so checked) now: a package the database cannot hold is rejected, not published
+  return indexedEntry(unit, entry, renderEntry(entry));
 }
 
 /**
  * One entry per package name, the newest version (pacman keeps the first of duplicate names
- * and repo-add keeps the last added; neither is what a repository owner means).
+ * and repo-add keeps the last added; neither is what a repository owner means), in archive order.
  */
-function newestByName(entries: ReadonlyMap<string, PacmanEntry>): PacmanDbEntry[] {
+function newestByName(entries: ReadonlyMap<string, PacmanEntry>): PacmanEntry[] {
   const chosen = new Map<string, PacmanEntry>();
   for (const candidate of entries.values()) {
     const current = chosen.get(candidate.name);
     const order = current === undefined ? 1 : vercmp(candidate.version, current.version) || compareKeys(candidate.key, current.key);
     if (order > 0) chosen.set(candidate.name, candidate);
   }
-  return [...chosen.values()].map((e) => e.entry);
+  return [...chosen.values()].sort((a, b) => compareDirectories(a.directory, b.directory));
+}
+
+/** The loaded chunk `entries` are exactly (same entries, none read again), if any. */
+function reusable(entries: readonly PacmanEntry[], loaded: readonly LoadedChunk[]): LoadedChunk | undefined {
+  const c = entries[0].chunk;
+  const candidate = c === undefined ? undefined : loaded[c];
+  if (!candidate || candidate.directories.length !== entries.length) return undefined;
+  return entries.every((e, i) => e.chunk === c && e.rendered === undefined && e.directory === candidate.directories[i]) ? candidate : undefined;
+}
+
+/**
+ * The texts of entries of loaded chunks, inflated from the `.files` member and split on demand.
+ * Chunks are asked for in order, so only the last few are remembered.
+ */
+class LoadedTexts {
+  private readonly cache = new Map<number, Promise<Map<string, RenderedEntry>>>();
+
+  constructor(private readonly chunks: readonly LoadedChunk[], private readonly file: string) {}
+
+  public async of(entry: PacmanEntry): Promise<RenderedEntry> {
+    const found = (await this.ofChunk(entry.chunk!)).get(entry.directory);
+    check(found !== undefined, `${this.file}: chunk ${entry.chunk} does not hold ${entry.directory}`);
+    return found;
+  }
+
+  private ofChunk(c: number): Promise<Map<string, RenderedEntry>> {
+    let texts = this.cache.get(c);
+    if (!texts) {
+      texts = this.split(this.chunks[c]);
+      texts.catch(() => undefined);
+      this.cache.set(c, texts);
+      if (this.cache.size > 2 * CHUNK_WINDOW) this.cache.delete(this.cache.keys().next().value!);
+    }
+    return texts;
+  }
+
+  private async split(chunk: LoadedChunk): Promise<Map<string, RenderedEntry>> {
+    const text = await gunzipChunk(chunk.files, MAX_CHUNK_BYTES, this.file);
+    const byDirectory = new Map<string, RenderedEntry>();
+    splitChunk(text, chunk.directories.length, this.file).forEach((e, i) => {
+      check(e.directory === chunk.directories[i], `${this.file}: entry ${i} of a chunk is ${e.directory}, the package database has ${chunk.directories[i]}`);
+      byDirectory.set(e.directory, e);
+    });
+    return byDirectory;
+  }
+}
+
+/**
+ * `work` on every item with up to `window` running ahead, `consume` on the results in order.
+ * The first failure is thrown.
+ */
+async function inOrder<T, R>(items: readonly T[], window: number, work: (item: T) => Promise<R>, consume: (result: R) => void): Promise<void> {
+  const pending: Array<Promise<R>> = [];
+  let next = 0;
+  const launch = () => {
+    while (next < items.length && pending.length < window) {
+      const p = work(items[next++]);
+      p.catch(() => undefined);
+      pending.push(p);
+    }
+  };
+  launch();
+  while (pending.length) {
+    consume(await pending.shift()!);
+    launch();
+  }
+}
+
+/**
+ * Both databases, chunk by chunk: the loaded chunk's members as they were when its entries did
+ * not change, else the chunk compressed anew; then the end of the archive.
+ */
+async function writeDatabases(unit: RepositoryUnit, entries: ReadonlyMap<string, PacmanEntry>, state: PacmanState | undefined, mtime: Date) {
+  const loaded = state?.chunks ?? [];
+  const texts = new LoadedTexts(loaded, `${unit.params.repo}.files.tar.gz`);
+  const sorted = newestByName(entries);
+  const plan: PacmanEntry[][] = [];
+  let at = 0;
+  for (const length of dbChunkLengths(sorted.map((e) => e.directory))) {
+    plan.push(sorted.slice(at, at + length));
+    at += length;
+  }
+  const db: Uint8Array[] = [];
+  const files: Uint8Array[] = [];
+  await inOrder(plan, CHUNK_WINDOW, async (chunk) => {
+    const reuse = reusable(chunk, loaded);
+    if (reuse) return { db: reuse.db, files: reuse.files };
+    return compressChunk(await Promise.all(chunk.map((e) => e.rendered ?? texts.of(e))), mtime);
+  }, (members) => {
+    db.push(members.db);
+    files.push(members.files);
+  });
+  const end = await endMember(DATABASE_COMPRESSION_LEVEL);
+  return { db: Buffer.concat([...db, end]), files: Buffer.concat([...files, end]) };
 }
 
 async function render(
   unit: RepositoryUnit,
   entries: ReadonlyMap<string, PacmanEntry>,
+  previous: UnitIndex<PacmanEntry>,
   ctx: RenderContext,
   localLinks: boolean,
 ): Promise<OutputFile[]> {
   const signer = requirePgp(ctx.keys);
-  const dbEntries = newestByName(entries);
+  const archives = await writeDatabases(unit, entries, previous.state as PacmanState | undefined, ctx.now);
   const base = `${unit.root}${unit.params.repo}`;
   const out: OutputFile[] = [];
   // the files database first: the package database is what `pacman -Sy` starts from
   for (const kind of ['files', 'db'] as const) {
-    const archive = await writeDatabase(dbEntries, { withFiles: kind === 'files', mtime: ctx.now });
+    const archive = archives[kind];
     const signature = await signer.signDetachedBinary(archive);
     const names = localLinks ? [`${base}.${kind}.tar.gz`, `${base}.${kind}`] : [`${base}.${kind}.tar.gz`];
     for (const name of names) {
@@ -180,4 +371,11 @@ async function render(
 function requirePgp(keys: SigningKeys): NonNullable<SigningKeys['pgp']> {
   if (!keys.pgp) throw new Error('pacman databases are signed with an OpenPGP key, and none was given');
   return keys.pgp;
+}
+
+/** The databases and their signatures, in the order `render` writes them. */
+function manifestKeys(unit: RepositoryUnit, localLinks: boolean): string[] {
+  const base = `${unit.root}${unit.params.repo}`;
+  return ['files', 'db'].flatMap((kind) => (localLinks ? [`${base}.${kind}.tar.gz`, `${base}.${kind}`] : [`${base}.${kind}.tar.gz`]))
+    .flatMap((name) => [name, `${name}.sig`]);
 }

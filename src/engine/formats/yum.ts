@@ -3,14 +3,15 @@ import { compressionOfName, decompress } from '../../formats/compression';
 import { check, PackageFormatError } from '../../formats/errors';
 import {
   chunkLengths, eachFilelistsPackage, eachOtherPackage, eachPrimaryPackage,
-  filelistsPackageXml, filelistsXmlFooter, filelistsXmlHeader, gunzipMember, gzipMember, isChunkEnd,
+  filelistsPackageXml, filelistsXmlFooter, filelistsXmlHeader, gunzipMember, gzipMember, isChunkEnd, memberOpenSize,
   METADATA_WRITER_VERSION, otherPackageXml, otherXmlFooter, otherXmlHeader, parseRepomd, parseRpm, pkgIdOf,
   primaryPackageXml, primarySummary, primaryXmlFooter, primaryXmlHeader, rpmHeaderSpan, sameIdentity, splitPackages,
-  taggedMembers, writeRepomd,
+  rpmvercmp, taggedMembers, writeRepomd,
   type PackageIdentity, type Repomd, type RepomdRecord, type RpmPackage, type TaggedMember,
 } from '../../formats/rpm';
 import type { Storage } from '../../storage/storage';
 import type { IndexedPackage, OutputFile, PackageObject, RenderContext, RepositoryFormat, RepositoryUnit, UnitIndex } from '../format';
+import type { PackageParser } from '../parallel';
 
 /** The three metadata files of an rpm-md repository, in the order they are written. */
 type DataType = 'primary' | 'filelists' | 'other';
@@ -42,7 +43,7 @@ interface LoadedChunk {
   readonly keys: readonly string[];
   readonly pkgIds: readonly string[];
   readonly members: Readonly<Record<DataType, Uint8Array>>;
-  /** primary.xml's text of the chunk, inflated on load (the new open-checksum hashes it again). */
+  /** primary.xml's text of the chunk, inflated on load (to list its packages; split again for a changed chunk). */
   readonly primaryText: Buffer;
 }
 
@@ -59,6 +60,11 @@ export interface YumFormatOptions {
   readonly changelogLimit?: number;
   /** gzip level of the metadata files. @default 6 */
   readonly compressionLevel?: number;
+  /**
+   * Where packages are parsed (parallelFormat: in worker threads); the bookkeeping around each
+   * read stays here. @default on this thread
+   */
+  readonly parse?: PackageParser;
 }
 
 /** The most metadata (uncompressed) one repository may have: 4 GiB. */
@@ -85,6 +91,8 @@ export function yumFormat(options: YumFormatOptions = {}): RepositoryFormat<YumE
   const precompressions = new Map<string, Precompression>();
   return {
     name: 'yum',
+    compareVersions: compareEvr,
+    manifestKeys: (u) => [`${u.root}repodata/repomd.xml`, `${u.root}repodata/repomd.xml.asc`],
     isPackage: (key) => key.endsWith('.rpm'),
     unitOf: (key) => unit(rootOfPackage(key)),
     unitsOfMetadata: (key) => (key.endsWith('repodata/repomd.xml') ? unit(key.slice(0, -'repodata/repomd.xml'.length)) : undefined),
@@ -106,7 +114,8 @@ export function yumFormat(options: YumFormatOptions = {}): RepositoryFormat<YumE
       const slot = precompression?.reserve();
       let entry: YumEntry | undefined;
       try {
-        entry = await readPackage(pkg, u, options.changelogLimit);
+        const here = () => readPackage(pkg, u, options.changelogLimit);
+        entry = await (options.parse ? options.parse(pkg, u, here) as Promise<YumEntry> : here());
         return entry;
       } finally {
         if (slot !== undefined) precompression!.settle(slot, entry);
@@ -141,11 +150,26 @@ function evrOf(p: Pick<PackageIdentity, 'epoch' | 'version' | 'release'>): strin
   return `${p.epoch && p.epoch !== '0' ? `${p.epoch}:` : ''}${p.version}-${p.release}`;
 }
 
+/** Orders two `[epoch:]version-release` strings (as evrOf writes them) the way rpm and dnf do. */
+export function compareEvr(a: string, b: string): number {
+  const split = (evr: string) => {
+    const colon = evr.indexOf(':');
+    const epoch = colon >= 0 ? evr.slice(0, colon) : '0';
+    const rest = colon >= 0 ? evr.slice(colon + 1) : evr;
+    const dash = rest.lastIndexOf('-');
+    return dash >= 0 ? [epoch, rest.slice(0, dash), rest.slice(dash + 1)] : [epoch, rest, ''];
+  };
+  const left = split(a);
+  const right = split(b);
+  return rpmvercmp(left[0], right[0]) || rpmvercmp(left[1], right[1]) || rpmvercmp(left[2], right[2]);
+}
+
 /** The entry of a package read in this run: its XML rendered now, the model let go. */
 function entryOf(root: string, pkg: RpmPackage): YumEntry {
   return {
     key: root + pkg.location.href,
     size: pkg.size.package,
+    digest: pkg.pkgId,
     name: pkg.name,
     version: evrOf(pkg),
     arch: pkg.arch,
@@ -210,8 +234,10 @@ async function loadOwnIndex(u: RepositoryUnit, files: readonly StoredFile[]): Pr
     const keys: string[] = [];
     const pkgIds: string[] = [];
     for (const element of splitPackages(texts[c], m.packages, 'primary.xml')) {
-      const s = primarySummary(element.toString('utf8'), 'primary.xml');
-      const entry: YumEntry = { key: u.root + s.href, size: s.size, name: s.name, version: evrOf(s), arch: s.arch, pkgId: s.pkgId, chunk: c };
+      const s = primarySummary(element, 'primary.xml');
+      const entry: YumEntry = {
+        key: u.root + s.href, size: s.size, name: s.name, version: evrOf(s), arch: s.arch, pkgId: s.pkgId, digest: s.pkgId, chunk: c,
+      };
       entries.set(entry.key, entry);
       keys.push(entry.key);
       pkgIds.push(s.pkgId);
@@ -271,6 +297,7 @@ async function loadOtherIndex(u: RepositoryUnit, files: readonly StoredFile[]): 
     const entry: YumEntry = {
       key: u.root + pkg.href,
       size: pkg.size,
+      digest: pkg.pkgId,
       name: pkg.name,
       version: evrOf(pkg),
       arch: pkg.arch,
@@ -347,7 +374,6 @@ async function readStreamed(obj: PackageObject): Promise<ReadRpm> {
 
 interface Compressed {
   readonly gz: Buffer;
-  readonly openChecksum: string;
   readonly openSize: number;
 }
 
@@ -517,35 +543,36 @@ async function inOrder<T, R>(items: readonly T[], window: number, work: (item: T
 /**
  * One metadata file: the XML header, each chunk (the loaded chunk's gzip member as it was
  * when its packages did not change, else the chunk's elements compressed anew), the footer.
- * The open-checksum hashes all of the XML, so reused members are inflated once more.
+ * A reused member is not inflated: its trailer states its uncompressed size. No
+ * open-checksum is computed: a SHA-256 of all the XML would need every member inflated on
+ * every update, and no client checks it (see `render`).
  */
 async function renderFile(type: DataType, count: number, plan: readonly PlannedChunk[], loaded: LoadedElements, level: number): Promise<Compressed> {
-  const file = `${type}.xml`;
-  const hash = createHash('sha256');
   const members: Buffer[] = [];
   let openSize = 0;
-  const add = ({ text, member }: { text: Uint8Array; member: Uint8Array }) => {
-    hash.update(text);
-    openSize += text.length;
+  const add = ({ openSize: size, member }: { openSize: number; member: Uint8Array }) => {
+    openSize += size;
     members.push(Buffer.from(member.buffer, member.byteOffset, member.byteLength));
   };
-  const literal = async (xml: string) => {
-    const text = Buffer.from(xml, 'utf8');
-    return { text, member: await gzipMember(text, { writer: METADATA_WRITER_VERSION, packages: 0 }, level) };
-  };
-  add(await literal(XML_HEADERS[type](count)));
+  const compressed = async (text: Buffer, packages: number) => ({
+    openSize: text.length,
+    member: await gzipMember(text, { writer: METADATA_WRITER_VERSION, packages }, level),
+  });
+  add(await compressed(Buffer.from(XML_HEADERS[type](count), 'utf8'), 0));
   await inOrder(plan, CHUNK_WINDOW, async (chunk) => {
-    if (chunk.precompressed) return (await chunk.precompressed)[type];
+    if (chunk.precompressed) {
+      const { text, member } = (await chunk.precompressed)[type];
+      return { openSize: text.length, member };
+    }
     if (chunk.reuse) {
       const member = chunk.reuse.members[type];
-      return { member, text: type === 'primary' ? chunk.reuse.primaryText : await gunzipMember(member, MAX_CHUNK_BYTES, file) };
+      return { member, openSize: memberOpenSize(member) };
     }
     const elements = await Promise.all(chunk.entries.map((e) => (e.xml ? e.xml[type] : loaded.element(e, type))));
-    const text = Buffer.concat(elements);
-    return { text, member: await gzipMember(text, { writer: METADATA_WRITER_VERSION, packages: chunk.entries.length }, level) };
+    return compressed(Buffer.concat(elements), chunk.entries.length);
   }, add);
-  add(await literal(XML_FOOTERS[type]()));
-  return { gz: Buffer.concat(members), openChecksum: hash.digest('hex'), openSize };
+  add(await compressed(Buffer.from(XML_FOOTERS[type](), 'utf8'), 0));
+  return { gz: Buffer.concat(members), openSize };
 }
 
 async function render(
@@ -580,7 +607,10 @@ async function render(
     const checksum = createHash('sha256').update(c.gz).digest('hex');
     const href = `repodata/${checksum}-${type}.xml.gz`;
     files.push({ key: u.root + href, body: c.gz, contentType: 'application/gzip', kind: 'immutable' });
-    records.push({ type, href, checksum, openChecksum: c.openChecksum, size: c.gz.length, openSize: c.openSize, timestamp: seconds });
+    // no open-checksum (the SHA-256 of the uncompressed XML): dnf (librepo) and yum verify the
+    // checksum of the file they download; yum checks open-checksums only of the uncompressed
+    // sqlite databases, which are not published here
+    records.push({ type, href, checksum, size: c.gz.length, openSize: c.openSize, timestamp: seconds });
   });
   const repomd: Repomd = { revision: String(seconds), records: [...records, ...(state?.foreignRecords ?? [])] };
   const repomdXml = writeRepomd(repomd);

@@ -2,14 +2,14 @@
  * Reading a binary package (.deb): the ar container holds `debian-binary` ("2.0\n"), then
  * `control.tar[.gz|.xz|.zst]`, then `data.tar[.*]`; members whose name starts with `_` are
  * optional extras (signatures) and skipped, as dpkg-deb does (`dpkg-deb/extract.c`). The
- * control stanza is `./control` inside the control tar. The whole file is streamed once, to
- * hash it (MD5, SHA-1, SHA-256 for the Packages index) while only the small control member is
- * held in memory.
+ * control stanza is `./control` inside the control tar. The whole file is read once, to hash
+ * it (MD5, SHA-1, SHA-256 for the Packages index): a file given whole is hashed once it
+ * parsed; a streamed one as it passes, holding only the small control member.
  */
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
-import { decompress, compressionOfName } from '../compression';
+import { compressionOfName, decompressAll } from '../compression';
 import { PackageFormatError, check } from '../errors';
 import { readAr, type ArLimits } from './ar';
 import { Deb822Paragraph, decodeUtf8, parseDeb822 } from './deb822';
@@ -79,16 +79,29 @@ function asFormatError(e: unknown, context: string): PackageFormatError {
   return new PackageFormatError(`${context}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
 }
 
+/** control.tar.gz members up to this size are inflated at once on this thread: cheaper than a zlib stream. */
+const SYNC_GUNZIP_BYTES = 256 * 1024;
+
+/** A control.tar member decompressed whole, at most `max` bytes. */
+async function controlTarOf(member: Uint8Array, memberName: string, max: number): Promise<Uint8Array> {
+  const kind = compressionOfName(memberName);
+  if (kind !== 'gzip' || member.length > SYNC_GUNZIP_BYTES) return decompressAll(member, kind, max);
+  try {
+    return zlib.gunzipSync(member, { maxOutputLength: max });
+  } catch (e) {
+    if ((e as { code?: string })?.code === 'ERR_BUFFER_TOO_LARGE') throw new PackageFormatError(`gzip data expands beyond the limit of ${max} bytes`);
+    throw new PackageFormatError(`corrupt gzip data: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
+}
+
 /** The `control` file out of a control.tar member (compressed as its name says). */
 async function controlFileOf(member: Uint8Array, memberName: string, limits: DebLimits): Promise<Uint8Array> {
   const maxTar = limits.maxControlTarBytes ?? 64 * MiB;
   const maxFile = limits.maxControlFileBytes ?? MiB;
   const extract = tar.extract();
-  const input = Readable.from(decompress(member, compressionOfName(memberName), maxTar));
-  input.on('error', (e) => extract.destroy(e));
-  input.pipe(extract);
   let found: Uint8Array | undefined;
   try {
+    extract.end(await controlTarOf(member, memberName, maxTar));
     for await (const entry of extract) {
       const name = entry.header.name.replace(/^\.\//, '');
       if (name !== 'control') {
@@ -106,7 +119,7 @@ async function controlFileOf(member: Uint8Array, memberName: string, limits: Deb
   } catch (e) {
     throw asFormatError(e, `corrupt ${memberName}`);
   } finally {
-    input.destroy();
+    extract.destroy();
   }
   check(found !== undefined, `${memberName} has no ./control file`);
   return found;
@@ -132,16 +145,14 @@ export function parseControlFile(bytes: Uint8Array): Deb822Paragraph {
  * misplaced member, a corrupt control tar, a control file that is not one valid stanza.
  */
 export async function readDeb(source: Uint8Array | AsyncIterable<Uint8Array>, limits: DebLimits = {}): Promise<DebPackage> {
-  const md5 = createHash('md5');
-  const sha1 = createHash('sha1');
-  const sha256 = createHash('sha256');
-  let size = 0;
+  const whole = source instanceof Uint8Array;
+  const streamed = whole ? undefined : { md5: createHash('md5'), sha1: createHash('sha1'), sha256: createHash('sha256'), size: 0 };
   async function* hashed(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of source instanceof Uint8Array ? [source] : source) {
-      md5.update(chunk);
-      sha1.update(chunk);
-      sha256.update(chunk);
-      size += chunk.length;
+    for await (const chunk of source as AsyncIterable<Uint8Array>) {
+      streamed!.md5.update(chunk);
+      streamed!.sha1.update(chunk);
+      streamed!.sha256.update(chunk);
+      streamed!.size += chunk.length;
       yield chunk;
     }
   }
@@ -152,7 +163,7 @@ export async function readDeb(source: Uint8Array | AsyncIterable<Uint8Array>, li
   let data: string | undefined;
   const keep = (h: { name: string }) => h.name === 'debian-binary' || CONTROL_MEMBERS.has(h.name);
   try {
-    for await (const member of readAr(hashed(), keep, { maxMembers: limits.maxMembers, maxKeptBytes: maxControl })) {
+    for await (const member of readAr(whole ? source : hashed(), keep, { maxMembers: limits.maxMembers, maxKeptBytes: maxControl })) {
       const name = member.header.name;
       if (!sawVersion) {
         check(name === 'debian-binary', `not a Debian package: the first ar member is ${JSON.stringify(name)}, not debian-binary`);
@@ -182,12 +193,14 @@ export async function readDeb(source: Uint8Array | AsyncIterable<Uint8Array>, li
 
   const stanza = parseControlFile(await controlFileOf(control.data, control.name, limits));
   const identity = packageIdentity(stanza, 'the control file');
-  return {
-    control: stanza,
-    ...identity,
-    size,
-    md5: md5.digest('hex'),
-    sha1: sha1.digest('hex'),
-    sha256: sha256.digest('hex'),
-  };
+  const digests = whole
+    ? wholeFileDigests(source)
+    : { size: streamed!.size, md5: streamed!.md5.digest('hex'), sha1: streamed!.sha1.digest('hex'), sha256: streamed!.sha256.digest('hex') };
+  return { control: stanza, ...identity, ...digests };
+}
+
+/** Size, MD5, SHA-1 and SHA-256 of a whole file. */
+function wholeFileDigests(bytes: Uint8Array): { size: number; md5: string; sha1: string; sha256: string } {
+  const hex = (algorithm: string) => createHash(algorithm).update(bytes).digest('hex');
+  return { size: bytes.length, md5: hex('md5'), sha1: hex('sha1'), sha256: hex('sha256') };
 }

@@ -267,12 +267,19 @@ export function parseDeb822Bytes(bytes: Uint8Array, what: string, limits?: Deb82
 export function formatField(name: string, value: string): string {
   validateFieldName(name);
   validateFieldValue(name, value);
+  return fieldText(name, value);
+}
+
+function fieldText(name: string, value: string): string {
   return value.length === 0 || value[0] === '\n' ? `${name}:${value}\n` : `${name}: ${value}\n`;
 }
 
 /** A paragraph as text: one field after another, each ending in a newline, no blank line. */
 export function formatParagraph(paragraph: Deb822Paragraph): string {
-  return paragraph.fields.map((f) => formatField(f.name, f.value)).join('');
+  // a paragraph's names and values were validated when they were set
+  let out = '';
+  for (const f of paragraph.fields) out += fieldText(f.name, f.value);
+  return out;
 }
 
 /** Several paragraphs, each followed by an empty line (the layout of Packages files). */

@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
-import * as zlib from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import { decompress, detectCompression } from '../compression';
 import { check, PackageFormatError } from '../errors';
+import { chunkTar, compareDirectories, dbChunkLengths, endMember, gzipChunk, type RenderedEntry, tarCrc } from './db-chunks';
 import { checkArch, checkFullVersion, checkPackageName, checkText, parseCount, quote } from './fields';
 import type { PacmanPackage } from './package';
 
@@ -65,7 +64,7 @@ export const MAX_PACKAGE_SIGNATURE_BYTES = 16384;
 export function entryOfPackage(pkg: PacmanPackage, file: PackageFileFacts): PacmanDbEntry {
   const { info } = pkg;
   checkFilename(file.filename);
-  check(/^[0-9a-f]{64}$/.test(file.sha256sum), `invalid SHA-256 ${quote(file.sha256sum)}`);
+  if (!/^[0-9a-f]{64}$/.test(file.sha256sum)) throw new PackageFormatError(`invalid SHA-256 ${quote(file.sha256sum)}`);
   return {
     filename: file.filename,
     name: info.pkgname,
@@ -168,7 +167,8 @@ export function renderDesc(entry: PacmanDbEntry): string {
 export function renderFiles(files: readonly string[]): string {
   for (const file of files) {
     checkText(file, 'file list entry');
-    check(!file.startsWith('/') && !file.split('/').includes('..'), `file list entry ${quote(file)} is not a relative path inside the package`);
+    // the message is built only on failure: this runs for every file of every package
+    if (!isRelativeInside(file)) throw new PackageFormatError(`file list entry ${quote(file)} is not a relative path inside the package`);
   }
   return `%FILES%\n${files.map((f) => `${f}\n`).join('')}`;
 }
@@ -249,9 +249,69 @@ export function parseFiles(text: string, directory: string): string[] {
   const blocks = parseBlocks(text, `${directory}/files`);
   const files = blocks.get('FILES') ?? [];
   for (const path of files) {
-    check(!path.startsWith('/') && !path.split('/').includes('..'), `${directory}/files has an unsafe path ${quote(path)}`);
+    if (!isRelativeInside(path)) throw new PackageFormatError(`${directory}/files has an unsafe path ${quote(path)}`);
   }
   return files;
+}
+
+/** Is `path` relative, without a `..` segment? */
+function isRelativeInside(path: string): boolean {
+  return !path.startsWith('/') && !(path.includes('..') && path.split('/').includes('..'));
+}
+
+/** What the engine needs to know about an entry, read from its `desc` without parsing all of it. */
+export interface DescSummary {
+  readonly filename: string;
+  readonly name: string;
+  readonly version: string;
+  readonly csize: number;
+  readonly arch?: string;
+  readonly sha256sum?: string;
+}
+
+const SUMMARY_FIELDS: ReadonlySet<string> = new Set(['FILENAME', 'NAME', 'VERSION', 'CSIZE', 'ARCH', 'SHA256SUM']);
+
+/**
+ * The identity, size and checksum of a `desc` entry (as `parseDesc` checks them), reading only
+ * those fields. `directory` is its `<name>-<version>` directory in the archive.
+ */
+export function descSummary(text: string, directory: string): DescSummary {
+  const where = `${directory}/desc`;
+  const fields = new Map<string, string>();
+  let at = 0;
+  while (at < text.length) {
+    const end = text.indexOf('\n', at);
+    check(end > at + 2 && text[at] === '%' && text[end - 1] === '%', `${where} at offset ${at}: expected a %FIELD% header`);
+    const field = text.slice(at + 1, end - 1);
+    const close = text.indexOf('\n\n', end);
+    check(close >= 0, `${where}: %${field}% is not ended by a blank line`);
+    if (SUMMARY_FIELDS.has(field)) {
+      const value = text.slice(end + 1, close);
+      check(!fields.has(field), `${where}: %${field}% appears more than once`);
+      check(!value.includes('\n'), `${where} %${field}% has several lines, expected one`);
+      checkText(value, `${where} %${field}%`);
+      fields.set(field, value);
+    }
+    at = close + 2;
+  }
+  const filename = fields.get('FILENAME');
+  const name = fields.get('NAME');
+  const version = fields.get('VERSION');
+  const csize = fields.get('CSIZE');
+  check(filename !== undefined, `${where} has no %FILENAME%`);
+  check(name !== undefined, `${where} has no %NAME%`);
+  check(version !== undefined, `${where} has no %VERSION%`);
+  check(csize !== undefined, `${where} has no %CSIZE%`);
+  checkFilename(filename);
+  checkPackageName(name, `${where} %NAME%`);
+  checkFullVersion(version, `${where} %VERSION%`);
+  check(entryDirectory({ name, version }) === directory,
+    `database entry ${quote(directory)} does not match its %NAME% and %VERSION% (${quote(`${name}-${version}`)})`);
+  const arch = fields.get('ARCH');
+  if (arch !== undefined) checkArch(arch, `${where} %ARCH%`);
+  const sha256sum = fields.get('SHA256SUM');
+  check(sha256sum === undefined || /^[0-9a-f]{64}$/.test(sha256sum), `${where} has an invalid %SHA256SUM%`);
+  return { filename, name, version, csize: parseCount(csize, `${where} %CSIZE%`), arch, sha256sum };
 }
 
 /** `%NAME%` blocks of a desc or files entry; a blank line ends a block. */
@@ -266,7 +326,7 @@ function parseBlocks(text: string, where: string): Map<string, string[]> {
     }
     if (current === undefined) {
       const field = /^%([A-Z0-9]+)%$/.exec(line)?.[1];
-      check(field !== undefined, `${where} line ${index + 1}: expected a %FIELD% header, got ${quote(line)}`);
+      if (field === undefined) throw new PackageFormatError(`${where} line ${index + 1}: expected a %FIELD% header, got ${quote(line)}`);
       check(!blocks.has(field), `${where}: %${field}% appears more than once`);
       current = [];
       blocks.set(field, current);
@@ -279,8 +339,7 @@ function parseBlocks(text: string, where: string): Map<string, string[]> {
 }
 
 function checkFilename(filename: string): void {
-  check(filename !== '' && filename !== '.' && filename !== '..' && !filename.includes('/'),
-    `invalid package file name ${quote(filename)}`);
+  if (filename === '' || filename === '.' || filename === '..' || filename.includes('/')) throw new PackageFormatError(`invalid package file name ${quote(filename)}`);
   checkText(filename, 'package file name');
 }
 
@@ -307,34 +366,71 @@ export interface WriteDatabaseOptions {
   readonly mtime: Date;
 }
 
-const gzip = promisify(zlib.gzip);
+/** gzip level of the databases (libarchive's default, which repo-add gets). */
+export const DATABASE_COMPRESSION_LEVEL = 6;
+
+/** The entry as tar member texts: its directory, desc and (when it has a file list) files. */
+export function renderEntry(entry: PacmanDbEntry): RenderedEntry {
+  return {
+    directory: entryDirectory(entry),
+    desc: ownUtf8(renderDesc(entry)),
+    ...(entry.files === undefined ? {} : { files: ownUtf8(renderFiles(entry.files)) }),
+  };
+}
+
+/**
+ * UTF-8 of `text` in a buffer of its own (not a slice of Node's shared pool, whose whole 8 KiB
+ * would be copied when the entry is sent from a worker thread, and kept alive by it).
+ */
+function ownUtf8(text: string): Buffer {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
+  bytes.write(text, 0, 'utf8');
+  return bytes;
+}
+
+/** One chunk of both databases: the `.db` member and the `.files` member linked to it. */
+export interface CompressedChunk {
+  readonly db: Buffer;
+  readonly files: Buffer;
+}
+
+/**
+ * Compress one chunk of entries (in archive order) into its `.db` and `.files` gzip members
+ * (see db-chunks.ts), on the thread pool.
+ */
+export async function compressChunk(entries: readonly RenderedEntry[], mtime: Date, level = DATABASE_COMPRESSION_LEVEL): Promise<CompressedChunk> {
+  const dbTar = chunkTar(entries, false, mtime);
+  const filesTar = chunkTar(entries, true, mtime);
+  const [db, files] = await Promise.all([
+    gzipChunk(dbTar, { entries: entries.length, link: 0 }, level),
+    gzipChunk(filesTar, { entries: entries.length, link: tarCrc(dbTar) }, level),
+  ]);
+  return { db, files };
+}
 
 /**
  * Writes `<repo>.db.tar.gz` (or `<repo>.files.tar.gz` with `withFiles`): a gzipped tar with a
  * `<name>-<version>/` directory per entry holding `desc` (and `files`, for entries that have a
- * file list), ordered by directory name so the same entries always give the same bytes.
+ * file list), ordered by directory name, in chunks of gzip members (db-chunks.ts), so the same
+ * entries always give the same bytes.
  */
 export async function writeDatabase(entries: Iterable<PacmanDbEntry>, options: WriteDatabaseOptions): Promise<Uint8Array> {
-  const byDirectory = new Map<string, PacmanDbEntry>();
+  const byDirectory = new Map<string, RenderedEntry>();
   for (const entry of entries) {
     const directory = entryDirectory(entry);
     if (byDirectory.has(directory)) throw new Error(`two database entries named ${directory}`);
-    byDirectory.set(directory, entry);
+    byDirectory.set(directory, renderEntry(entry));
   }
-  const directories = [...byDirectory.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  const pack = tarStream.pack();
-  const collected = collectAll(pack);
-  const header = { mtime: options.mtime, uid: 0, gid: 0, uname: 'root', gname: 'root' };
-  for (const directory of directories) {
-    const entry = byDirectory.get(directory)!;
-    pack.entry({ ...header, name: `${directory}/`, type: 'directory', mode: 0o755 });
-    pack.entry({ ...header, name: `${directory}/desc`, mode: 0o644 }, renderDesc(entry));
-    if (options.withFiles && entry.files !== undefined) {
-      pack.entry({ ...header, name: `${directory}/files`, mode: 0o644 }, renderFiles(entry.files));
-    }
+  const sorted = [...byDirectory.keys()].sort(compareDirectories).map((d) => byDirectory.get(d)!);
+  const members: Buffer[] = [];
+  let at = 0;
+  for (const length of dbChunkLengths(sorted.map((e) => e.directory))) {
+    const chunk = await compressChunk(sorted.slice(at, at + length), options.mtime);
+    at += length;
+    members.push(options.withFiles ? chunk.files : chunk.db);
   }
-  pack.finalize();
-  return new Uint8Array(await gzip(await collected, { level: 9 }));
+  members.push(await endMember(DATABASE_COMPRESSION_LEVEL));
+  return new Uint8Array(Buffer.concat(members));
 }
 
 /** Concatenates a stream (tar-stream's streamx streams yield untyped Buffers). */

@@ -1,4 +1,4 @@
-import { check, PackageFormatError } from '../errors';
+import { PackageFormatError } from '../errors';
 
 /**
  * Value rules shared by `.PKGINFO` and database `desc` entries. Both are line-based text
@@ -40,23 +40,21 @@ export function cleanValue(value: string, what: string): string {
 
 /** Throws unless `value` is a valid package name (pkgname, pkgbase). */
 export function checkPackageName(value: string, what: string): void {
-  check(PACKAGE_NAME.test(value),
-    `invalid ${what} ${quote(value)}: use letters, digits and @ . _ + -, not starting with - or .`);
+  if (!PACKAGE_NAME.test(value)) throw new PackageFormatError(`invalid ${what} ${quote(value)}: use letters, digits and @ . _ + -, not starting with - or .`);
 }
 
 /** Throws unless `value` is a valid `[epoch:]pkgver-pkgrel`. */
 export function checkFullVersion(value: string, what: string): void {
-  check(FULL_VERSION.test(value),
-    `invalid ${what} ${quote(value)}: expected [epoch:]pkgver-pkgrel (pkgver without whitespace, ':', '/' or '-')`);
+  if (!FULL_VERSION.test(value)) throw new PackageFormatError(`invalid ${what} ${quote(value)}: expected [epoch:]pkgver-pkgrel (pkgver without whitespace, ':', '/' or '-')`);
 }
 
 /** Throws unless `value` is a valid architecture name. */
 export function checkArch(value: string, what: string): void {
-  check(ARCH.test(value), `invalid ${what} ${quote(value)}: use letters, digits and _`);
+  if (!ARCH.test(value)) throw new PackageFormatError(`invalid ${what} ${quote(value)}: use letters, digits and _`);
 }
 
 /** Parses a non-negative decimal integer field. */
 export function parseCount(value: string, what: string): number {
-  check(/^[0-9]{1,15}$/.test(value), `invalid ${what} ${quote(value)}: expected a non-negative integer`);
+  if (!/^[0-9]{1,15}$/.test(value)) throw new PackageFormatError(`invalid ${what} ${quote(value)}: expected a non-negative integer`);
   return Number(value);
 }

@@ -2,5 +2,6 @@
 export * from './pkginfo';
 export * from './package';
 export * from './db';
+export * from './db-chunks';
 export * from './vercmp';
 export * from './build-pacman';

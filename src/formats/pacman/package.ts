@@ -142,9 +142,9 @@ const BAD_PATH_CHAR = /[\u0000-\u001f\u007f\ufffd]/;
 function checkMemberPath(name: string, maxLength: number): void {
   check(name.length > 0, 'package has a member with an empty name');
   check(name.length <= maxLength, `package member name is longer than ${maxLength} characters`);
-  check(!BAD_PATH_CHAR.test(name), `package member name has a control character or invalid UTF-8: ${quote(name)}`);
-  check(!name.startsWith('/'), `package member has an absolute path: ${quote(name)}`);
-  check(!name.split('/').includes('..'), `package member path escapes the root: ${quote(name)}`);
+  if (BAD_PATH_CHAR.test(name)) throw new PackageFormatError(`package member name has a control character or invalid UTF-8: ${quote(name)}`);
+  if (name.startsWith('/')) throw new PackageFormatError(`package member has an absolute path: ${quote(name)}`);
+  if (name.includes('..') && name.split('/').includes('..')) throw new PackageFormatError(`package member path escapes the root: ${quote(name)}`);
 }
 
 /** Concatenates a stream (tar-stream's streamx streams yield untyped Buffers). */

@@ -81,9 +81,9 @@ export function parsePkgInfo(content: Uint8Array | string): PkgInfo {
     const where = `.PKGINFO line ${index + 1}`;
     if (line.trim() === '' || line.startsWith('#')) return;
     const eq = line.indexOf('=');
-    check(eq >= 0, `${where} is not "key = value": ${quote(line)}`);
+    if (eq < 0) throw new PackageFormatError(`${where} is not "key = value": ${quote(line)}`);
     const key = line.slice(0, eq).trim();
-    check(KEY.test(key), `${where} has an invalid key ${quote(key)}`);
+    if (!KEY.test(key)) throw new PackageFormatError(`${where} has an invalid key ${quote(key)}`);
     const value = cleanValue(line.slice(eq + 1), `${where} (${key})`);
     fields.push([key, value]);
     if (SCALARS.has(key)) {

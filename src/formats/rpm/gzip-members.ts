@@ -102,6 +102,12 @@ export function taggedMembers(gz: Uint8Array, file: string): TaggedMember[] | un
   return members;
 }
 
+/** The uncompressed length a member's trailer states (ISIZE: the length modulo 2^32). */
+export function memberOpenSize(member: Uint8Array): number {
+  check(member.length >= HEADER + TRAILER, `a gzip member of ${member.length} bytes is too short to have a trailer`);
+  return new DataView(member.buffer, member.byteOffset + member.length - 4, 4).getUint32(0, true);
+}
+
 /** Inflate one member (on the thread pool), at most `maxBytes` of output; PackageFormatError when corrupt. */
 export async function gunzipMember(member: Uint8Array, maxBytes: number, file: string): Promise<Buffer> {
   // the trailer says how long the output is (modulo 2^32, and unchecked yet): size the output pieces by it

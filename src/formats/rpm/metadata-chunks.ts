@@ -110,16 +110,29 @@ export interface PrimarySummary {
 const PRIMARY_HEAD = /^<package type="rpm">\n {2}<name>([^<]*)<\/name>\n {2}<arch>([^<]*)<\/arch>\n {2}<version epoch="([^"]*)" ver="([^"]*)" rel="([^"]*)"\/>\n {2}<checksum type="[^"]*" pkgid="YES">([^<]*)<\/checksum>\n/;
 const PRIMARY_SIZE = /\n {2}<size package="(\d{1,15})" [^\n]*\n {2}<location (?:xml:base="[^"]*" )?href="([^"]*)"\/>\n/g;
 
+const SUMMARY_START = Buffer.from('\n  <summary>');
+const SIZE_START = Buffer.from('\n  <size package="');
+const EMPTY_ELEMENT_END = Buffer.from('/>\n');
+
 /**
  * The identity, size and location of one `<package>` element of primary.xml as the writer
- * lays it out (`primaryPackageXml`). PackageFormatError when it is laid out otherwise.
+ * lays it out (`primaryPackageXml`). PackageFormatError when it is laid out otherwise. Of
+ * an element given as bytes, only the lines it reads are decoded: its head (up to the
+ * checksum) and the size and location lines (descriptions are most of primary.xml).
  */
-export function primarySummary(element: string, file: string): PrimarySummary {
-  const head = PRIMARY_HEAD.exec(element);
-  if (!head) throw new PackageFormatError(`${file}: a <package> element is not laid out as this writer lays it out: ${JSON.stringify(element.slice(0, 80))}`);
-  PRIMARY_SIZE.lastIndex = head[0].length - 1;
-  const tail = PRIMARY_SIZE.exec(element);
-  if (!tail) throw new PackageFormatError(`${file}: the <package> element of ${unescapeXml(head[1])} has no <size> and <location> where this writer puts them`);
+export function primarySummary(element: Uint8Array | string, file: string): PrimarySummary {
+  const bytes = typeof element === 'string' ? Buffer.from(element, 'utf8') : Buffer.from(element.buffer, element.byteOffset, element.byteLength);
+  const headEnd = bytes.indexOf(SUMMARY_START);
+  const headText = bytes.toString('utf8', 0, headEnd < 0 ? bytes.length : headEnd + 1);
+  const head = PRIMARY_HEAD.exec(headText);
+  if (!head) throw new PackageFormatError(`${file}: a <package> element is not laid out as this writer lays it out: ${JSON.stringify(headText.slice(0, 80))}`);
+  // text never holds a raw '<': the first size line after the head is the element's own
+  const sizeAt = bytes.indexOf(SIZE_START, Math.max(headEnd, 0));
+  const sizeEnd = sizeAt < 0 ? -1 : bytes.indexOf(EMPTY_ELEMENT_END, sizeAt);
+  const locationEnd = sizeEnd < 0 ? -1 : bytes.indexOf(EMPTY_ELEMENT_END, sizeEnd + EMPTY_ELEMENT_END.length);
+  PRIMARY_SIZE.lastIndex = 0;
+  const tail = locationEnd < 0 ? null : PRIMARY_SIZE.exec(bytes.toString('utf8', sizeAt, locationEnd + EMPTY_ELEMENT_END.length));
+  if (!tail || tail.index !== 0) throw new PackageFormatError(`${file}: the <package> element of ${unescapeXml(head[1])} has no <size> and <location> where this writer puts them`);
   return {
     name: unescapeXml(head[1]),
     arch: unescapeXml(head[2]),

@@ -3,10 +3,12 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncAll } from '../../../src/engine/engine';
 import { pacmanFormat, type PacmanFormatOptions } from '../../../src/engine/formats/pacman';
-import { readDatabase } from '../../../src/formats/pacman';
+import { buildPacmanPackage, chunkMembers, pacmanPackageFileName, readDatabase } from '../../../src/formats/pacman';
 import { generatePgpKey, loadPgpSigner } from '../../../src/signing/pgp';
 import type { PgpSigner } from '../../../src/signing/signer';
 import { LocalStorage } from '../../../src/storage/local';
+import { MeteredStorage } from '../../../src/storage/metered';
+import type { Storage } from '../../../src/storage/storage';
 import { FIXTURE_EPOCH, bsdtarPackage, pkginfoText, removeTempDirs, requireTools, tempDir } from '../../support/pacman-fixtures';
 
 describe('pacmanFormat layout', () => {
@@ -141,6 +143,65 @@ describe('pacmanFormat with the engine', () => {
     expect(report.units[0].added.map((p) => p.key)).toEqual([path.relative(root, b)]);
     const files = await readDatabase(await readFile(path.join(dir, 'repo.files.tar.gz')));
     expect(files.map((e) => [e.name, e.files])).toEqual([['a', undefined], ['b', ['usr/', 'usr/share/', 'usr/share/b/', 'usr/share/b/1-1']]]);
+  });
+
+  it('updates its own databases chunk by chunk, the same bytes as a full rebuild', async () => {
+    const now = () => new Date(FIXTURE_EPOCH * 1000);
+    const write = async (dir: string, i: number) => {
+      const spec = { name: `pkg${String(i).padStart(4, '0')}`, version: '1.0', description: `package ${i}`, files: [{ path: `/usr/share/p${i}/data`, contents: `${i}` }] };
+      const file = path.join(dir, pacmanPackageFileName(spec));
+      await writeFile(file, await buildPacmanPackage(spec));
+      return file;
+    };
+    const root = tempDir('pacman-chunks');
+    const dir = path.join(root, 'repo');
+    await mkdir(dir);
+    for (let i = 0; i < 400; i++) await write(dir, i);
+    const run = (storage: Storage) => syncAll({ storage, format: pacmanFormat(), keys: { pgp: signer }, now });
+    await run(new LocalStorage(root));
+    const members = async (kind: string) => chunkMembers(await readFile(path.join(dir, `repo.${kind}.tar.gz`)), kind)!.map((m) => Buffer.from(m.bytes));
+    const before = { db: await members('db'), files: await members('files') };
+    expect(before.db.length).toBeGreaterThan(4);
+
+    const added = await write(dir, 400);
+    const storage = new MeteredStorage(new LocalStorage(root));
+    const report = await run(storage);
+    expect(report.units[0].added.map((p) => p.key)).toEqual([path.relative(root, added)]);
+    expect(storage.keysRead.filter((k) => !k.includes('/.pkgrepo/')).sort()).toEqual([path.relative(root, added), 'repo/repo.db.tar.gz', 'repo/repo.files.tar.gz']);
+    for (const kind of ['db', 'files'] as const) {
+      const after = await members(kind);
+      const unchanged = after.filter((m) => before[kind].some((b) => b.equals(m)));
+      // the new entry's chunk is compressed again (split in two if it ends a chunk); the others are reused
+      expect(after.length - unchanged.length).toBeLessThanOrEqual(2);
+      expect(after.length).toBeGreaterThanOrEqual(before[kind].length);
+    }
+
+    const full = tempDir('pacman-chunks-full');
+    await mkdir(path.join(full, 'repo'));
+    for (let i = 0; i <= 400; i++) await write(path.join(full, 'repo'), i);
+    await run(new LocalStorage(full));
+    for (const name of ['repo.db.tar.gz', 'repo.files.tar.gz']) {
+      expect((await readFile(path.join(dir, name))).equals(await readFile(path.join(full, 'repo', name))), name).toBe(true);
+    }
+  });
+
+  it('reads a .files database that does not go with the .db (another publish) as a whole', async () => {
+    const root = tempDir('pacman-mixed');
+    const dir = path.join(root, 'repo');
+    await mkdir(dir);
+    crafted(dir, 'a', '1-1');
+    await index(root);
+    const oldDb = await readFile(path.join(dir, 'repo.db.tar.gz'));
+    crafted(dir, 'b', '1-1');
+    await index(root);
+    // as if the publish stopped between the two databases: the new .files beside the old .db
+    await writeFile(path.join(dir, 'repo.db.tar.gz'), oldDb);
+    crafted(dir, 'c', '1-1');
+    const report = await index(root);
+    expect(report.units[0].added.map((p) => path.basename(p.key))).toEqual(['c-1-1-any.pkg.tar.zst']);
+    for (const kind of ['db', 'files']) {
+      expect(await entriesOf(path.join(dir, `repo.${kind}.tar.gz`))).toEqual(['a 1-1 a-1-1-any.pkg.tar.zst', 'b 1-1 b-1-1-any.pkg.tar.zst', 'c 1-1 c-1-1-any.pkg.tar.zst']);
+    }
   });
 
   it('needs an OpenPGP key', async () => {

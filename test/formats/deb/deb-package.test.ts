@@ -55,6 +55,9 @@ describe('readDeb', () => {
       const bytes = readFileSync(file);
       const deb = await readDeb(inChunks(bytes, 997));
       expect([deb.size, deb.md5, deb.sha1, deb.sha256]).toEqual([bytes.length, hash('md5', bytes), hash('sha1', bytes), hash('sha256', bytes)]);
+      const whole = await readDeb(bytes);
+      expect([whole.size, whole.md5, whole.sha1, whole.sha256, formatParagraph(whole.control)])
+        .toEqual([deb.size, deb.md5, deb.sha1, deb.sha256, formatParagraph(deb.control)]);
       expect(deb.sha256).toBe(execFileSync('sha256sum', [file]).toString().split(' ')[0]);
     }
   });

@@ -1,0 +1,169 @@
+import type { RepositoryUnit } from './format';
+import type { ObjectInfo, Storage } from '../storage/storage';
+
+/** Why a package object that sits in the unit is not indexed. */
+export type SetAsideReason = 'duplicate-version' | 'changed-bytes' | 'replaced' | 'pruned';
+
+/** A package object left out of the index, as it was when that was decided. */
+export interface SetAsideObject {
+  readonly etag: string;
+  readonly size: number;
+  readonly reason: SetAsideReason;
+  /** The indexed key it lost to; once that key leaves the index, the object is looked at again. */
+  readonly conflict?: string;
+}
+
+/** The journal's storage key: beside the garbage journal, in the unit's `.pkgrepo/` area. */
+export function objectJournalKey(unit: RepositoryUnit): string {
+  const slug = unit.id.replace(/[^A-Za-z0-9._-]+/g, '_');
+  return `${unit.root}.pkgrepo/objects-${slug}.json`;
+}
+
+/**
+ * What the engine knows about a unit's package objects beyond its index, kept as a small
+ * JSON object in the unit's `.pkgrepo/` area:
+ *
+ * - `indexed`: the etag of each indexed package's object when its entry was read (or first
+ *   seen): an event or a listing with that etag needs no read; another etag means the object
+ *   was written again, and it is read to compare digests. About 100 bytes per package, read
+ *   and (when it changed) written once per run.
+ * - `setAside`: objects deliberately left out of the index (refused uploads, replaced and
+ *   pruned versions), skipped while their etag and size are the ones recorded.
+ * - `modified`: when each indexed object was last written (the directory listing's dates), so
+ *   that a publish need not list the whole unit again for them.
+ *
+ * A lost or damaged journal only costs reading some objects once more.
+ */
+export class ObjectJournal {
+  /** Reads the unit's journal (an empty one when there is none or it is damaged). */
+  public static async load(storage: Storage, unit: RepositoryUnit): Promise<ObjectJournal> {
+    const key = objectJournalKey(unit);
+    const bytes = await storage.get(key);
+    const parsed = bytes ? parse(bytes) : undefined;
+    return new ObjectJournal(key, parsed?.indexed ?? new Map(), parsed?.setAside ?? new Map(), parsed?.modified ?? new Map());
+  }
+
+  private changed = false;
+
+  private constructor(
+    private readonly key: string,
+    private readonly indexed: Map<string, string>,
+    private readonly setAside: Map<string, SetAsideObject>,
+    private readonly modified: Map<string, string>,
+  ) {}
+
+  /** When the object of an indexed key was last written, if known. */
+  public modifiedOf(key: string): Date | undefined {
+    const iso = this.indexed.has(key) ? this.modified.get(key) : undefined;
+    return iso === undefined ? undefined : new Date(iso);
+  }
+
+  /** Note when the object of an indexed key was last written (learned from a listing). */
+  public noteModified(key: string, date: Date): void {
+    if (!this.indexed.has(key)) return;
+    const iso = date.toISOString();
+    if (this.modified.get(key) === iso) return;
+    this.modified.set(key, iso);
+    this.changed = true;
+  }
+
+  /** The etag the object of an indexed key had when it was read, if known. */
+  public indexedEtag(key: string): string | undefined {
+    return this.indexed.get(key);
+  }
+
+  /** The object of `key` is indexed as it is now. */
+  public noteIndexed(info: ObjectInfo): void {
+    if (this.indexed.get(info.key) !== info.etag) {
+      this.indexed.set(info.key, info.etag);
+      this.changed = true;
+    }
+    this.noteModified(info.key, info.lastModified);
+  }
+
+  /** The record of `key`, if it is set aside. */
+  public setAsideOf(key: string): SetAsideObject | undefined {
+    return this.setAside.get(key);
+  }
+
+  /** Is this object set aside, unchanged since? */
+  public isSetAside(info: ObjectInfo): boolean {
+    const found = this.setAside.get(info.key);
+    return found !== undefined && found.etag === info.etag && found.size === info.size;
+  }
+
+  /** Leave the object out of the index; it is no longer indexed (if it was). */
+  public putAside(info: ObjectInfo, reason: SetAsideReason, conflict?: string): void {
+    this.setAside.set(info.key, { etag: info.etag, size: info.size, reason, ...(conflict === undefined ? {} : { conflict }) });
+    if (reason !== 'changed-bytes') {
+      this.indexed.delete(info.key);
+      this.modified.delete(info.key);
+    }
+    this.changed = true;
+  }
+
+  /** Forget that the object of `key` was set aside. */
+  public restore(key: string): void {
+    if (this.setAside.delete(key)) this.changed = true;
+  }
+
+  /** Forget everything about `key` (its object is gone, or its entry left the index). */
+  public forget(key: string): void {
+    const had = this.setAside.delete(key);
+    this.modified.delete(key);
+    if (this.indexed.delete(key) || had) this.changed = true;
+  }
+
+  /** Forget every key for which `keep` says no (after a full listing: the ones gone). */
+  public retain(keep: (key: string) => boolean): void {
+    for (const key of new Set([...this.indexed.keys(), ...this.setAside.keys()])) if (!keep(key)) this.forget(key);
+  }
+
+  /** Writes the journal back when it changed. */
+  public async save(storage: Storage): Promise<void> {
+    if (!this.changed) return;
+    const body = { indexed: sortedObject(this.indexed), setAside: sortedObject(this.setAside), modified: sortedObject(this.modified) };
+    await storage.put(this.key, JSON.stringify(body), { contentType: 'application/json' });
+    this.changed = false;
+  }
+}
+
+function sortedObject<T>(map: ReadonlyMap<string, T>): Record<string, T> {
+  return Object.fromEntries([...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+interface ParsedJournal {
+  readonly indexed: Map<string, string>;
+  readonly setAside: Map<string, SetAsideObject>;
+  readonly modified: Map<string, string>;
+}
+
+function parse(bytes: Uint8Array): ParsedJournal | undefined {
+  let parsed: { indexed?: unknown; setAside?: unknown; modified?: unknown };
+  try {
+    parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof parsed;
+  } catch {
+    return undefined; // a damaged journal only costs reading objects again: start over
+  }
+  const indexed = new Map<string, string>();
+  const setAside = new Map<string, SetAsideObject>();
+  if (parsed.indexed && typeof parsed.indexed === 'object') {
+    for (const [key, etag] of Object.entries(parsed.indexed as Record<string, unknown>)) {
+      if (typeof etag === 'string') indexed.set(key, etag);
+    }
+  }
+  if (parsed.setAside && typeof parsed.setAside === 'object') {
+    for (const [key, value] of Object.entries(parsed.setAside as Record<string, Partial<SetAsideObject> | null>)) {
+      if (typeof value?.etag === 'string' && typeof value.size === 'number' && typeof value.reason === 'string') {
+        setAside.set(key, value as SetAsideObject);
+      }
+    }
+  }
+  const modified = new Map<string, string>();
+  if (parsed.modified && typeof parsed.modified === 'object') {
+    for (const [key, iso] of Object.entries(parsed.modified as Record<string, unknown>)) {
+      if (typeof iso === 'string' && indexed.has(key) && !Number.isNaN(Date.parse(iso))) modified.set(key, iso);
+    }
+  }
+  return { indexed, setAside, modified };
+}
