@@ -292,7 +292,7 @@ async function attemptUnit(
       else journal.forget(offered.replaced);
     }
   }
-  const retention = options.retention;
+  const retention = effectiveRetention(options.retention, format.versionsPerName);
   if (retention) {
     changes.prune(prunedKeys(changes.entries.values(), retention.keepVersions, format.compareVersions));
     for (const key of changes.pruned) {
@@ -332,6 +332,13 @@ async function attemptUnit(
   });
   for (const key of collected) log(`collected superseded ${key}`);
   return { ...report, published: true, revision: revisionOf(files, manifests), packageCount: entries.size, collected };
+}
+
+/** The user's retention, narrowed to what the format's index can hold (pacman: one version a name). */
+function effectiveRetention(policy: RetentionPolicy | undefined, versionsPerName: number | undefined): RetentionPolicy | undefined {
+  if (versionsPerName === undefined) return policy;
+  if (policy === undefined || policy.keepVersions > versionsPerName) return { keepVersions: versionsPerName, deleteObjects: policy?.deleteObjects };
+  return policy;
 }
 
 /**

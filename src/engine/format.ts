@@ -96,6 +96,12 @@ export interface RepositoryFormat<E extends IndexedPackage = IndexedPackage> {
    */
   compareVersions(a: string, b: string): number;
   /**
+   * How many versions of one name and architecture the format's index can hold (pacman's
+   * database holds one entry per name): older ones leave the index as retention would prune
+   * them, and are not read again while they stay. @default - any number
+   */
+  readonly versionsPerName?: number;
+  /**
    * The fixed-name entry points of a unit (repomd.xml and its signature, Release/InRelease,
    * the pacman databases, APKINDEX.tar.gz): keys `render` returns with kind 'manifest', in
    * publish order. The engine reads their etags before `loadIndex` and writes them

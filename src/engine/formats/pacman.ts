@@ -83,6 +83,8 @@ export function pacmanFormat(options: PacmanFormatOptions = {}): RepositoryForma
   return {
     name: 'pacman',
     compareVersions: vercmp,
+    // a database holds one entry per package name, as repo-add keeps it: the newest version
+    versionsPerName: 1,
     manifestKeys: (unit) => manifestKeys(unit, options.localLinks ?? false),
     isPackage: (key) => isPackageFileName(path.basename(key)),
     unitOf: (key) => unitOfDirectory(directoryOf(key)),

@@ -88,6 +88,13 @@ describe('pacmanFormat with the engine', () => {
       'dup 1:0.1-1 dup-1:0.1-1-any.pkg.tar.zst',
       'other 2-1 other-2-1-any.pkg.tar.zst',
     ]);
+    // the older files leave the index as pruned, not added, and a reconcile does not read them again
+    expect(report.units[0].pruned.sort()).toEqual(['repo/dup-1.10-1-any.pkg.tar.zst', 'repo/dup-1.9-1-any.pkg.tar.zst']);
+    expect(report.units[0].added.map((p) => p.key).sort()).toEqual(['repo/dup-1:0.1-1-any.pkg.tar.zst', 'repo/other-2-1-any.pkg.tar.zst']);
+    const metered = new MeteredStorage(new LocalStorage(root));
+    const again = await syncAll({ storage: metered, format: pacmanFormat(), keys: { pgp: signer } });
+    expect(again.units[0]).toMatchObject({ added: [], pruned: [], published: false });
+    expect(metered.keysRead.filter((k) => k.endsWith('.pkg.tar.zst'))).toEqual([]);
   });
 
   it('writes the link copies only when asked, and signs both databases', async () => {
