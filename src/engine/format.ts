@@ -91,16 +91,16 @@ export interface RenderContext {
 export interface RepositoryFormat<E extends IndexedPackage = IndexedPackage> {
   readonly name: FormatName;
   /**
-   * Orders two versions as the format's clients do (rpmvercmp with epoch and release, dpkg,
-   * pacman's vercmp, apk): negative when `a` is older, positive when newer, 0 when equal.
-   */
-  compareVersions(a: string, b: string): number;
-  /**
    * How many versions of one name and architecture the format's index can hold (pacman's
    * database holds one entry per name): older ones leave the index as retention would prune
    * them, and are not read again while they stay. @default - any number
    */
   readonly versionsPerName?: number;
+  /**
+   * Orders two versions as the format's clients do (rpmvercmp with epoch and release, dpkg,
+   * pacman's vercmp, apk): negative when `a` is older, positive when newer, 0 when equal.
+   */
+  compareVersions(a: string, b: string): number;
   /**
    * The fixed-name entry points of a unit (repomd.xml and its signature, Release/InRelease,
    * the pacman databases, APKINDEX.tar.gz): keys `render` returns with kind 'manifest', in

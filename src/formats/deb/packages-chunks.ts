@@ -6,7 +6,7 @@
  *   content-defined points (a hash of each stanza's Filename), so that adding or removing one
  *   package changes one chunk and leaves every other chunk, and its compressed bytes, as they
  *   were;
- * - each chunk is one tagged gzip member (see `../rpm/gzip-members.ts`; apt reads the members
+ * - each chunk is one `Pk`-tagged gzip member (see `../rpm/gzip-members.ts`; apt reads the members
  *   as one stream through zlib, like gzip does), the tag telling how many stanzas it holds;
  * - each stanza is exactly what `renderStanza` makes: the fields and one empty line.
  *
@@ -17,6 +17,7 @@ import * as zlib from 'node:zlib';
 import { check, PackageFormatError } from '../errors';
 import { decodeUtf8, formatParagraph } from './deb822';
 import { checkFilename, packagesStanza, type PackagesEntry } from './packages-index';
+import { outputPieceSize, trailerIsize } from '../gzip-members';
 import { taggedMembers } from '../rpm/gzip-members';
 
 /**
@@ -116,9 +117,6 @@ export function cutChunks<T extends RenderedStanza>(sorted: readonly T[]): T[][]
 
 const NEWLINE = 0x0a;
 const gunzip = promisify(zlib.gunzip);
-/** Output pieces of the inflate: at least zlib's default, at most 8 MiB. */
-const MIN_PIECE = 16 * 1024;
-const MAX_PIECE = 8 * 1024 ** 2;
 
 /** Offsets where each stanza of `text` starts, and the end: stanzas end in an empty line. */
 function stanzaBounds(text: Uint8Array, file: string): number[] {
@@ -191,11 +189,11 @@ export async function readPackagesChunks(gz: Uint8Array, file: string, maxBytes:
   if (!members || !members.every((m) => m.writer === PACKAGES_WRITER_VERSION)) return undefined;
   // each member's trailer says how long its text is, and zlib checks that it is: one inflate
   // of the whole file (on the thread pool) is cut into the members' texts
-  const lengths = members.map((m) => Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength).readUInt32LE(m.bytes.byteLength - 4));
+  const lengths = members.map((m) => trailerIsize(m.bytes));
   const claimed = lengths.reduce((a, b) => a + b, 0);
   let whole: Buffer;
   try {
-    whole = await gunzip(gz, { maxOutputLength: maxBytes, chunkSize: Math.min(MAX_PIECE, Math.max(MIN_PIECE, claimed)) });
+    whole = await gunzip(gz, { maxOutputLength: maxBytes, chunkSize: outputPieceSize(claimed) });
   } catch (e) {
     throw new PackageFormatError(`${file}: corrupt gzip data (or more than ${maxBytes} bytes uncompressed): ${(e as Error)?.message ?? String(e)}`, { cause: e });
   }

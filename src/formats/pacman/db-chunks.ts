@@ -9,7 +9,7 @@
  *   and so pacman, repo-add and bsdtar, read them as one stream) holding the chunk's tar members,
  *   and a last member holds the tar end-of-archive blocks. The `.db` and `.files` archives are cut
  *   the same way;
- * - every member carries a small FEXTRA subfield, `Pm`: writer version, entries in the member,
+ * - every member carries a small FEXTRA subfield (`../gzip-members.ts`), `Pm`: writer version, entries in the member,
  *   member length, and for a `.files` member the CRC-32 of the `.db` member's tar bytes of the
  *   same chunk, which ties the two files together (a `.files` from one publish and a `.db` from
  *   another are never mixed up). Clients ignore the extra field.
@@ -17,9 +17,9 @@
  * The tar members are plain ustar (a pax `path` record for names longer than 100 bytes), which
  * `splitChunk` reads back without a general tar parser.
  */
-import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { check, PackageFormatError } from '../errors';
+import { gunzipMember, gzipTaggedMember, taggedMemberList, trailerCrc, type MemberTagKind } from '../gzip-members';
 import { quote } from './fields';
 
 /**
@@ -261,47 +261,12 @@ export interface ChunkMember extends ChunkTag {
   readonly bytes: Uint8Array;
 }
 
-const ID1 = 0x1f;
-const ID2 = 0x8b;
-const DEFLATE = 8;
-const FEXTRA = 4;
-const OS_UNIX = 3;
-/** Subfield id: 'P', 'm'. */
-const SI1 = 0x50;
-const SI2 = 0x6d;
-/** Payload: u8 writer version, u32 LE entries, u32 LE member length, u32 LE link. */
-const PAYLOAD = 13;
-const XLEN = 4 + PAYLOAD;
-const HEADER = 10 + 2 + XLEN;
-const TRAILER = 8;
+/** The `Pm` subfield, alone in the extra field: u8 writer version, u32 LE entries, u32 LE member length, u32 LE link. */
+const PM: MemberTagKind = { id: 'Pm', words: 1, alone: true };
 
-const deflateRaw = promisify(zlib.deflateRaw);
-const gunzip = promisify(zlib.gunzip);
-
-/** Compress `data` into one tagged gzip member (deflate runs on the libuv thread pool). */
-export async function gzipChunk(data: Uint8Array, tag: ChunkTag, level: number): Promise<Buffer> {
-  const body = await deflateRaw(data, { level, chunkSize: Math.min(8 * 1024 ** 2, Math.max(16 * 1024, data.length + (data.length >> 8) + 64)) });
-  const length = HEADER + body.length + TRAILER;
-  const out = Buffer.allocUnsafe(length);
-  out[0] = ID1;
-  out[1] = ID2;
-  out[2] = DEFLATE;
-  out[3] = FEXTRA;
-  out.writeUInt32LE(0, 4);
-  out[8] = level >= 9 ? 2 : level <= 1 ? 4 : 0;
-  out[9] = OS_UNIX;
-  out.writeUInt16LE(XLEN, 10);
-  out[12] = SI1;
-  out[13] = SI2;
-  out.writeUInt16LE(PAYLOAD, 14);
-  out[16] = DB_WRITER_VERSION;
-  out.writeUInt32LE(tag.entries, 17);
-  out.writeUInt32LE(length, 21);
-  out.writeUInt32LE(tag.link >>> 0, 25);
-  body.copy(out, HEADER);
-  out.writeUInt32LE(tarCrc(data), HEADER + body.length);
-  out.writeUInt32LE(data.length % 2 ** 32, HEADER + body.length + 4);
-  return out;
+/** Compress `data` into one `Pm`-tagged gzip member (deflate runs on the libuv thread pool). */
+export function gzipChunk(data: Uint8Array, tag: ChunkTag, level: number): Promise<Buffer> {
+  return gzipTaggedMember(data, PM, { writer: DB_WRITER_VERSION, count: tag.entries, words: [tag.link >>> 0] }, level);
 }
 
 /** CRC-32 of tar bytes (what a `.files` member's link holds for its `.db` member). */
@@ -311,14 +276,7 @@ export function tarCrc(data: Uint8Array): number {
 
 /** The CRC-32 of a member's uncompressed bytes, from its trailer. */
 export function memberCrc(member: Uint8Array): number {
-  return Buffer.from(member.buffer, member.byteOffset, member.byteLength).readUInt32LE(member.length - TRAILER);
-}
-
-function tagAt(gz: Uint8Array, at: number): (ChunkTag & { writer: number; length: number }) | undefined {
-  if (gz.length - at < HEADER || gz[at] !== ID1 || gz[at + 1] !== ID2 || gz[at + 2] !== DEFLATE || !(gz[at + 3] & FEXTRA)) return undefined;
-  const view = Buffer.from(gz.buffer, gz.byteOffset + at, HEADER);
-  if (view.readUInt16LE(10) !== XLEN || view[12] !== SI1 || view[13] !== SI2 || view.readUInt16LE(14) !== PAYLOAD) return undefined;
-  return { writer: view[16], entries: view.readUInt32LE(17), length: view.readUInt32LE(21), link: view.readUInt32LE(25) };
+  return trailerCrc(member);
 }
 
 /**
@@ -327,27 +285,12 @@ function tagAt(gz: Uint8Array, at: number): (ChunkTag & { writer: number; length
  * not add up to the file.
  */
 export function chunkMembers(gz: Uint8Array, file: string): ChunkMember[] | undefined {
-  if (!tagAt(gz, 0)) return undefined;
-  const members: ChunkMember[] = [];
-  for (let at = 0; at < gz.length;) {
-    const tag = tagAt(gz, at);
-    check(tag, `${file}: the gzip member at offset ${at} has no Pm tag, though the first one has`);
-    check(tag.length >= HEADER + TRAILER && tag.length <= gz.length - at,
-      `${file}: the gzip member at offset ${at} claims ${tag.length} bytes, ${gz.length - at} are left`);
-    members.push({ writer: tag.writer, entries: tag.entries, link: tag.link, bytes: gz.subarray(at, at + tag.length) });
-    at += tag.length;
-  }
-  return members;
+  return taggedMemberList(gz, file, PM)?.map((m) => ({ writer: m.writer, entries: m.count, link: m.words[0], bytes: m.bytes }));
 }
 
 /** Inflate one member (on the thread pool), at most `maxBytes` of output; PackageFormatError when corrupt. */
-export async function gunzipChunk(member: Uint8Array, maxBytes: number, file: string): Promise<Buffer> {
-  const claimed = member.length >= TRAILER ? Buffer.from(member.buffer, member.byteOffset, member.byteLength).readUInt32LE(member.length - 4) : 0;
-  try {
-    return await gunzip(member, { maxOutputLength: maxBytes, chunkSize: Math.min(8 * 1024 ** 2, Math.max(16 * 1024, claimed)) });
-  } catch (e) {
-    throw new PackageFormatError(`${file}: corrupt gzip member (or more than ${maxBytes} bytes uncompressed): ${(e as Error)?.message ?? String(e)}`, { cause: e });
-  }
+export function gunzipChunk(member: Uint8Array, maxBytes: number, file: string): Promise<Buffer> {
+  return gunzipMember(member, maxBytes, file);
 }
 
 /** The gzip member of the tar end-of-archive, the last member of every database. */

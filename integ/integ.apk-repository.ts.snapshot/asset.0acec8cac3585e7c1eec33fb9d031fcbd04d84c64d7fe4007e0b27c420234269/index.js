@@ -42629,10 +42629,14 @@ function parseEdgeConfig(value) {
   return config;
 }
 
-// src/edge/headers.ts
+// src/cache-control.ts
 var IMMUTABLE_MAX_AGE = 31536e3;
 var DEFAULT_MANIFEST_MAX_AGE = 60;
+var IMMUTABLE_CACHE_CONTROL = `public, max-age=${IMMUTABLE_MAX_AGE}, immutable`;
+var MANIFEST_CACHE_CONTROL = `public, max-age=${DEFAULT_MANIFEST_MAX_AGE}, must-revalidate`;
 var GENERATED_CACHE_CONTROL = "no-store";
+
+// src/edge/headers.ts
 var PACKAGE = /\.(rpm|deb|udeb|apk)$|\.pkg\.tar(\.(zst|xz|gz|bz2|lz4|lrz|lzo|Z))?(\.sig)?$/;
 var HASH_NAMED = /(^|\/)repodata\/[0-9a-f]{64}-[^/]+$|\/by-hash\/(MD5Sum|SHA1|SHA256|SHA512)\/[0-9a-f]+$/;
 function cacheClassOf(key) {
