@@ -178,7 +178,7 @@ export interface RepositoryProps {
 
   /**
    * The event bus the indexer sends its events to (source `cdk-package-repos`): `Package Rejected`
-   * (repository, format, unit, key, code, reason), `Repository Published` (repository, format,
+   * (repository, bucket, format, unit, key, code, reason), `Repository Published` (repository, bucket, format,
    * unit, revision, added, removed, replaced, pruned, packageCount) and `Repository Reconciled`.
    *
    * @default - the account's default event bus

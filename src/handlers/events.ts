@@ -87,6 +87,8 @@ export interface EventContext {
   /** The repository's key prefix. */
   readonly repository: string;
   readonly format: FormatName;
+  /** The bucket the repository lives in (two hosts may use the same prefix). @default - not said */
+  readonly bucket?: string;
 }
 
 /**
@@ -99,6 +101,7 @@ export const MAX_REQUEST_ENTRIES = 10;
 /** The events of one run, each detail cut to fit one PutEvents request. */
 export function eventsOf(report: Report, run: RunKind, context: EventContext): RepositoryEvent[] {
   const { repository, format } = context;
+  const where = { repository, ...(context.bucket !== undefined ? { bucket: context.bucket } : {}), format };
   const unitOfKey = new Map<string, string>();
   for (const u of report.units) for (const r of u.rejected) unitOfKey.set(r.key, u.unit.id);
   const rejections = report.rejected.map((r) => ({ key: r.key, unit: unitOfKey.get(r.key), code: r.code, reason: r.reason }));
@@ -107,7 +110,7 @@ export function eventsOf(report: Report, run: RunKind, context: EventContext): R
     source: EVENT_SOURCE,
     detailType: EventDetailType.PACKAGE_REJECTED,
     detail: fitDetail(EventDetailType.PACKAGE_REJECTED, {
-      repository, format, ...(r.unit !== undefined ? { unit: r.unit } : {}), key: r.key, code: r.code, reason: r.reason,
+      ...where, ...(r.unit !== undefined ? { unit: r.unit } : {}), key: r.key, code: r.code, reason: r.reason,
     }),
   }));
   for (const u of report.units.filter((unit) => unit.published)) {
@@ -115,8 +118,7 @@ export function eventsOf(report: Report, run: RunKind, context: EventContext): R
       source: EVENT_SOURCE,
       detailType: EventDetailType.REPOSITORY_PUBLISHED,
       detail: fitDetail(EventDetailType.REPOSITORY_PUBLISHED, {
-        repository,
-        format,
+        ...where,
         unit: u.unit.id,
         ...(u.revision !== undefined ? { revision: u.revision } : {}),
         added: u.added.map(packageRef),
@@ -132,8 +134,7 @@ export function eventsOf(report: Report, run: RunKind, context: EventContext): R
       source: EVENT_SOURCE,
       detailType: EventDetailType.REPOSITORY_RECONCILED,
       detail: fitDetail(EventDetailType.REPOSITORY_RECONCILED, {
-        repository,
-        format,
+        ...where,
         added: report.units.flatMap((u) => u.added.map(packageRef)),
         removed: report.units.flatMap((u) => u.removed),
         replaced: report.units.flatMap((u) => u.replaced),

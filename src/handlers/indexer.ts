@@ -342,7 +342,13 @@ export function batchDependencies(
     reconcile: () => syncAll(options),
     log,
     report: createReporter({
-      format: config.format, prefix: config.prefix, repositoryName: config.repositoryName, eventBridge, eventBusName: config.eventBusName, log,
+      format: config.format,
+      prefix: config.prefix,
+      bucket: config.bucket,
+      repositoryName: config.repositoryName,
+      eventBridge,
+      eventBusName: config.eventBusName,
+      log,
     }),
   };
 }

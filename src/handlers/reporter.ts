@@ -8,6 +8,8 @@ export interface ReporterOptions {
   readonly format: FormatName;
   /** The repository's key prefix ('' or ending in '/'): the events' `repository`. */
   readonly prefix: string;
+  /** The bucket: the events' `bucket`. @default - not said */
+  readonly bucket?: string;
   /** The metrics' `Repository` dimension. @default - the prefix ('/' for the root) */
   readonly repositoryName?: string;
   /** Log lines (the EMF metric lines, errors of PutEvents). */
@@ -31,7 +33,7 @@ export function createReporter(options: ReporterOptions): RunReporter {
   const repository = repositoryDimension(options.prefix, options.repositoryName);
   return async (report, run) => {
     options.log(emfLine(metricsOf(report), { repository, format: options.format, run, now: now() }));
-    const events = eventsOf(report, run, { repository: options.prefix, format: options.format });
+    const events = eventsOf(report, run, { repository: options.prefix, format: options.format, bucket: options.bucket });
     for (const event of events) {
       try {
         options.onEvent?.(event);

@@ -199,7 +199,7 @@ function createRepository(spec: RepositorySpec, s3: S3rverHandle, edgeUrl: strin
     apply: async (changes) => reported(await applyChanges(engine, changes)),
     reconcile: async () => reported(await syncAll(engine)),
     log,
-    report: createReporter({ format: spec.format, prefix: spec.prefix, log, onEvent: options.onEvent }),
+    report: createReporter({ format: spec.format, prefix: spec.prefix, bucket: s3.bucket, log, onEvent: options.onEvent }),
   });
   const around = options.faults?.aroundIndexer;
   const repository: LocalRepository = {

@@ -79,7 +79,7 @@ describe('indexer events and metrics (s3rver + EventBridge stand-in)', () => {
         source: 'cdk-package-repos',
         detailType: 'Package Rejected',
         bus: 'repository-events',
-        detail: { repository: 'yum/', format: 'yum', unit: `yum:${UNIT}`, key: rpmKey('broken'), code: 'invalid-package', reason: expect.stringMatching(/\S/) },
+        detail: { repository: 'yum/', bucket: BUCKET, format: 'yum', unit: `yum:${UNIT}`, key: rpmKey('broken'), code: 'invalid-package', reason: expect.stringMatching(/\S/) },
       },
       {
         source: 'cdk-package-repos',
@@ -87,6 +87,7 @@ describe('indexer events and metrics (s3rver + EventBridge stand-in)', () => {
         bus: 'repository-events',
         detail: {
           repository: 'yum/',
+          bucket: BUCKET,
           format: 'yum',
           unit: `yum:${UNIT}`,
           revision: await repomdRevision(),
@@ -144,6 +145,7 @@ describe('indexer events and metrics (s3rver + EventBridge stand-in)', () => {
     expect(events[1].detail).toMatchObject({ added: [{ key: rpmKey('missed'), name: 'missed' }], removed: [rpmKey('gone')], packageCount: 3 });
     expect(events[2].detail).toEqual({
       repository: 'yum/',
+      bucket: BUCKET,
       format: 'yum',
       added: [{ key: rpmKey('missed'), name: 'missed', version: '1.0-1', arch: 'x86_64' }],
       removed: [rpmKey('gone')],

@@ -40,7 +40,7 @@ describe('local pipeline: events and reconcile (yum)', () => {
     await pipeline.upload(key('broken'), 'not an rpm');
     await pipeline.waitForIdle();
     expect(events.filter((e) => e.detailType === 'Package Rejected').map((e) => e.detail)).toEqual([
-      { repository: 'yum/', format: 'yum', unit: `yum:${UNIT}`, key: `${UNIT}broken-1.0-1.x86_64.rpm`, code: 'invalid-package', reason: expect.stringMatching(/\S/) },
+      { repository: 'yum/', bucket: pipeline.bucket, format: 'yum', unit: `yum:${UNIT}`, key: `${UNIT}broken-1.0-1.x86_64.rpm`, code: 'invalid-package', reason: expect.stringMatching(/\S/) },
     ]);
     const published = events.filter((e) => e.detailType === 'Repository Published');
     expect(published.flatMap((e) => e.detail.added.map((p) => p.name))).toEqual(['hello']);
@@ -70,6 +70,7 @@ describe('local pipeline: events and reconcile (yum)', () => {
     expect(events.map((e) => e.detailType)).toEqual(['Repository Published', 'Repository Reconciled']);
     expect(events[1].detail).toEqual({
       repository: 'yum/',
+      bucket: pipeline.bucket,
       format: 'yum',
       added: [{ key: `${UNIT}missed-1.0-1.x86_64.rpm`, name: 'missed', version: '1.0-1', arch: 'x86_64' }],
       removed: [`${UNIT}hello-1.0-1.x86_64.rpm`],
