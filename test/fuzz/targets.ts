@@ -17,17 +17,23 @@ import { type Compression, decompress, decompressAll, detectCompression } from '
 import { buildDeb, type DebBuildSpec } from '../../src/formats/deb/build-deb';
 import { parseControlFile, readDeb } from '../../src/formats/deb/deb-package';
 import { formatParagraph } from '../../src/formats/deb/deb822';
+import { cutChunks, compareStanzas, PACKAGES_WRITER_VERSION, readPackagesChunks, renderStanza } from '../../src/formats/deb/packages-chunks';
 import { packagesEntryOf, readPackages, writePackages, type PackagesEntry } from '../../src/formats/deb/packages-index';
 import { clearsignedText, readRelease, writeRelease } from '../../src/formats/deb/release';
+import { check } from '../../src/formats/errors';
 import { buildPacmanPackage, type PacmanBuildSpec } from '../../src/formats/pacman/build-pacman';
 import { entryOfPackage, readDatabase, writeDatabase, type PacmanDbEntry } from '../../src/formats/pacman/db';
+import { descSummary } from '../../src/formats/pacman/db';
+import { chunkMembers, DB_WRITER_VERSION, gunzipChunk, splitChunk } from '../../src/formats/pacman/db-chunks';
 import { readPacmanPackage } from '../../src/formats/pacman/package';
 import { parsePkgInfo as parsePacmanPkgInfo } from '../../src/formats/pacman/pkginfo';
 import { buildRpm, type RpmBuildSpec } from '../../src/formats/rpm/build-rpm';
 import { writeFilelistsXml } from '../../src/formats/rpm/filelists-xml';
+import { gunzipMember, gzipMember, taggedMembers } from '../../src/formats/rpm/gzip-members';
+import { METADATA_WRITER_VERSION, primarySummary, splitPackages } from '../../src/formats/rpm/metadata-chunks';
 import type { RpmPackage } from '../../src/formats/rpm/model';
 import { writeOtherXml } from '../../src/formats/rpm/other-xml';
-import { writePrimaryXml } from '../../src/formats/rpm/primary-xml';
+import { writePrimaryXml, primaryPackageXml, primaryXmlFooter, primaryXmlHeader } from '../../src/formats/rpm/primary-xml';
 import { parseFilelists, parseOther, parsePrimary } from '../../src/formats/rpm/read-metadata';
 import { parseRepomd, writeRepomd } from '../../src/formats/rpm/repomd-xml';
 import { parseRpm, rpmHeaderSpan } from '../../src/formats/rpm/rpm-file';
@@ -407,6 +413,82 @@ async function pkginfoOf(tarGz: Uint8Array, codec: Codec): Promise<Buffer> {
   return entry.data;
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// our own chunked indexes (read back from the bucket)
+
+/** Number of packages in the chunked seeds: several gzip members each. */
+const CHUNKED_COPIES = 300;
+
+/** `n` copies of `items`, each made distinct by `vary`. */
+function copies<T>(items: readonly T[], n: number, vary: (item: T, i: number) => T): T[] {
+  return Array.from({ length: n }, (_, i) => vary(items[i % items.length], i));
+}
+
+/** A chunked Packages.gz as distribution.ts writes it: `Pk`-tagged members of cut chunks. */
+async function chunkedPackagesGz(): Promise<Buffer> {
+  const entries = copies(await debEntries(), CHUNKED_COPIES, (e, i) => ({ ...e, filename: `pool/main/c/c${i}/c${i}.deb` }));
+  const sorted = entries.map(renderStanza).sort(compareStanzas);
+  const members = await Promise.all(cutChunks(sorted).map((chunk) =>
+    gzipMember(Buffer.concat(chunk.map((c) => c.stanza)), { writer: PACKAGES_WRITER_VERSION, packages: chunk.length }, 6)));
+  return Buffer.concat(members);
+}
+
+/** What pacman.ts `ownMembers` + `loadOwnIndex` do with one database's bytes. */
+async function loadPacmanChunks(bytes: Buffer, file: string, withFiles: boolean): Promise<number> {
+  const members = chunkMembers(bytes, file);
+  if (!members || !members.every((m) => m.writer === DB_WRITER_VERSION)) return 0;
+  members.forEach((m, i) => check(i === members.length - 1 ? m.entries === 0 : m.entries > 0, `${file}: gzip member ${i} claims ${m.entries} entries`));
+  let total = 0;
+  for (const m of members.slice(0, -1)) {
+    const text = await gunzipChunk(m.bytes, INDEX_CAP, file);
+    total += text.length;
+    check(total <= INDEX_CAP, `${file} expands beyond the limit of ${INDEX_CAP} bytes`);
+    for (const { directory, desc } of splitChunk(text, m.entries, file)) {
+      if (!withFiles) descSummary(Buffer.from(desc.buffer, desc.byteOffset, desc.byteLength).toString('utf8'), directory);
+    }
+  }
+  return total;
+}
+
+/** A chunked primary.xml.gz as yum.ts renders it: header member, tagged chunk members, footer member. */
+async function chunkedPrimaryGz(): Promise<Buffer> {
+  const pkgs = copies((await rpmSeeds()).map((s) => s.pkg), CHUNKED_COPIES, (p, i) => ({
+    ...p, name: `${p.name}c${i}`, pkgId: createHash('sha256').update(`${p.pkgId}${i}`).digest('hex'), location: { href: `Packages/c/c${i}.rpm` },
+  }));
+  const tag = (packages: number) => ({ writer: METADATA_WRITER_VERSION, packages });
+  const members = [await gzipMember(Buffer.from(primaryXmlHeader(pkgs.length)), tag(0), 6)];
+  for (let i = 0; i < pkgs.length; i += 100) {
+    const chunk = pkgs.slice(i, i + 100);
+    members.push(await gzipMember(Buffer.from(chunk.map(primaryPackageXml).join('')), tag(chunk.length), 6));
+  }
+  members.push(await gzipMember(Buffer.from(primaryXmlFooter()), tag(0), 6));
+  return Buffer.concat(members);
+}
+
+/** What yum.ts `loadOwnIndex` does with primary.xml.gz (the counts of filelists and other aside). */
+async function loadPrimaryChunks(bytes: Buffer): Promise<number> {
+  const members = taggedMembers(bytes, 'primary.xml');
+  if (!members || !members.every((m) => m.writer === METADATA_WRITER_VERSION)) return 0;
+  check(members.length >= 2, `repodata: primary has ${members.length} gzip members`);
+  members.forEach((m, i) => {
+    const inner = i > 0 && i < members.length - 1;
+    check(inner ? m.packages > 0 : m.packages === 0, `primary.xml: gzip member ${i} claims ${m.packages} packages`);
+  });
+  let total = 0;
+  let count = 0;
+  for (const m of members.slice(1, -1)) {
+    const text = await gunzipMember(m.bytes, INDEX_CAP, 'primary.xml');
+    total += text.length;
+    check(total <= INDEX_CAP, `primary.xml expands beyond the limit of ${INDEX_CAP} bytes`);
+    for (const element of splitPackages(text, m.packages, 'primary.xml')) {
+      primarySummary(element, 'primary.xml');
+      count++;
+    }
+  }
+  return count;
+}
+
 // ---------------------------------------------------------------------------------------------
 // the targets
 
@@ -629,6 +711,41 @@ export const TARGETS: readonly FuzzTarget[] = [
       for await (const c of decompress(chunked(bytes, rng), kind, 64 * MiB)) streamed += c.length;
       return streamed;
     },
+  },
+  {
+    name: 'deb-packages-chunks',
+    format: 'deb',
+    reader: 'readPackagesChunks',
+    dictionary: DEB822_TOKENS,
+    seeds: async () => {
+      const gz = await chunkedPackagesGz();
+      return [seed('Packages.gz (chunked)', gz, gzipStructure(gz))];
+    },
+    run: (bytes) => readPackagesChunks(bytes, 'Packages.gz', INDEX_CAP),
+  },
+  {
+    name: 'pacman-db-chunks',
+    format: 'pacman',
+    reader: 'chunkMembers + gunzipChunk + splitChunk + descSummary',
+    dictionary: PACMAN_TOKENS,
+    seeds: async () => {
+      const entries = copies(await pacmanDbEntries(), CHUNKED_COPIES, (e, i) => ({ ...e, name: `${e.name}-c${i}`, filename: `${e.name}-c${i}-${e.version}.pkg.tar.gz` }));
+      const db = Buffer.from(await writeDatabase(entries, { withFiles: false, mtime: date }));
+      const files = Buffer.from(await writeDatabase(entries, { withFiles: true, mtime: date }));
+      return [seed('repo.db.tar.gz (chunked)', db, gzipStructure(db)), seed('repo.files.tar.gz (chunked)', files, gzipStructure(files))];
+    },
+    run: (bytes, rng) => (rng.chance(0.5) ? loadPacmanChunks(bytes, 'repo.db.tar.gz', false) : loadPacmanChunks(bytes, 'repo.files.tar.gz', true)),
+  },
+  {
+    name: 'rpm-metadata-chunks',
+    format: 'rpm',
+    reader: 'taggedMembers + gunzipMember + splitPackages + primarySummary',
+    dictionary: XML_TOKENS,
+    seeds: async () => {
+      const gz = await chunkedPrimaryGz();
+      return [seed('primary.xml.gz (chunked)', gz, gzipStructure(gz))];
+    },
+    run: (bytes) => loadPrimaryChunks(bytes),
   },
 ];
 
