@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct, IDependable } from 'constructs';
-import { GeneratedKey } from './generated-key';
+import { GeneratedKey, type GeneratedKeyProps } from './generated-key';
 import { parameterArn } from './ssm';
 
 /** The kind of key a repository format signs its indexes with. */
@@ -143,12 +143,8 @@ export abstract class SigningKey {
   public static generate(options: GeneratedSigningKeyOptions = {}): ISigningKey {
     return {
       bind(scope: Construct, bindOptions: SigningKeyBindOptions): SigningKeyConfig {
-        const key = new GeneratedKey(scope, 'SigningKey', {
-          kind: bindOptions.keyType === SigningKeyType.RSA ? 'rsa' : 'openpgp',
-          bucket: bindOptions.bucket,
-          publicKeyPrefix: bindOptions.publicKeyPrefix,
-          rsaKeyName: bindOptions.rsaKeyName,
-          userId: options.userId ?? `${bindOptions.repositoryName} (cdk-package-repos)`,
+        const key = keyResource(scope, bindOptions, {
+          userId: options.userId,
           encryptionKey: options.encryptionKey,
           destroy: options.removalPolicy === RemovalPolicy.DESTROY,
           parameterPath: options.parameterPath,
@@ -173,12 +169,7 @@ export abstract class SigningKey {
   public static fromParameterNames(names: SigningKeyParameterNames): ISigningKey {
     return {
       bind(scope: Construct, bindOptions: SigningKeyBindOptions): SigningKeyConfig {
-        const key = new GeneratedKey(scope, 'SigningKey', {
-          kind: bindOptions.keyType === SigningKeyType.RSA ? 'rsa' : 'openpgp',
-          bucket: bindOptions.bucket,
-          publicKeyPrefix: bindOptions.publicKeyPrefix,
-          rsaKeyName: bindOptions.rsaKeyName,
-          userId: `${bindOptions.repositoryName} (cdk-package-repos)`,
+        const key = keyResource(scope, bindOptions, {
           encryptionKey: names.encryptionKey,
           destroy: false,
           existing: { parameterName: names.privateKeyParameterName, passphraseParameterName: names.passphraseParameterName },
@@ -196,4 +187,20 @@ export abstract class SigningKey {
       },
     };
   }
+}
+
+/** The key custom resource of one repository: what the repository says, plus the key's own options. */
+function keyResource(
+  scope: Construct,
+  bindOptions: SigningKeyBindOptions,
+  options: Pick<GeneratedKeyProps, 'encryptionKey' | 'destroy' | 'parameterPath' | 'existing'> & { readonly userId?: string },
+): GeneratedKey {
+  return new GeneratedKey(scope, 'SigningKey', {
+    kind: bindOptions.keyType === SigningKeyType.RSA ? 'rsa' : 'openpgp',
+    bucket: bindOptions.bucket,
+    publicKeyPrefix: bindOptions.publicKeyPrefix,
+    rsaKeyName: bindOptions.rsaKeyName,
+    ...options,
+    userId: options.userId ?? `${bindOptions.repositoryName} (cdk-package-repos)`,
+  });
 }

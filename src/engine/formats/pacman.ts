@@ -9,6 +9,7 @@ import type { SigningKeys } from '../../signing/signer';
 import { compareKeys } from '../../storage/keys';
 import type { Storage } from '../../storage/storage';
 import type { IndexedPackage, OutputFile, PackageObject, RenderContext, RepositoryFormat, RepositoryUnit, UnitIndex } from '../format';
+import { inOrder } from '../in-order';
 
 /**
  * One package of a pacman repository. The engine keeps thousands: an entry holds the package's
@@ -297,26 +298,6 @@ class LoadedTexts {
   }
 }
 
-/**
- * `work` on every item with up to `window` running ahead, `consume` on the results in order.
- * The first failure is thrown.
- */
-async function inOrder<T, R>(items: readonly T[], window: number, work: (item: T) => Promise<R>, consume: (result: R) => void): Promise<void> {
-  const pending: Array<Promise<R>> = [];
-  let next = 0;
-  const launch = () => {
-    while (next < items.length && pending.length < window) {
-      const p = work(items[next++]);
-      p.catch(() => undefined);
-      pending.push(p);
-    }
-  };
-  launch();
-  while (pending.length) {
-    consume(await pending.shift()!);
-    launch();
-  }
-}
 
 /**
  * Both databases, chunk by chunk: the loaded chunk's members as they were when its entries did

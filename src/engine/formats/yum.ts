@@ -11,6 +11,7 @@ import {
 } from '../../formats/rpm';
 import type { Storage } from '../../storage/storage';
 import type { IndexedPackage, OutputFile, PackageObject, RenderContext, RepositoryFormat, RepositoryUnit, UnitIndex } from '../format';
+import { inOrder } from '../in-order';
 import type { PackageParser } from '../parallel';
 
 /** The three metadata files of an rpm-md repository, in the order they are written. */
@@ -519,26 +520,6 @@ class LoadedElements {
   }
 }
 
-/**
- * `work` on every item with up to `window` running ahead, `consume` on the results in order.
- * The first failure is thrown (later ones are ignored).
- */
-async function inOrder<T, R>(items: readonly T[], window: number, work: (item: T) => Promise<R>, consume: (result: R) => void): Promise<void> {
-  const pending: Array<Promise<R>> = [];
-  let next = 0;
-  const launch = () => {
-    while (next < items.length && pending.length < window) {
-      const p = work(items[next++]);
-      p.catch(() => undefined);
-      pending.push(p);
-    }
-  };
-  launch();
-  while (pending.length) {
-    consume(await pending.shift()!);
-    launch();
-  }
-}
 
 /**
  * One metadata file: the XML header, each chunk (the loaded chunk's gzip member as it was
