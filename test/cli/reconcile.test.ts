@@ -4,38 +4,10 @@ import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { program, type Io } from '../../src/cli/main';
 import { buildRpm } from '../../src/formats/rpm';
 import { generatePgpKey } from '../../src/signing/pgp';
+import { cli } from '../support/cli';
 import { startS3rver, type S3rverHandle } from '../support/s3rver';
-
-function capture(): Io & { out_: string[]; err_: string[] } {
-  const out_: string[] = [];
-  const err_: string[] = [];
-  return { out_, err_, out: (l) => out_.push(l), err: (l) => err_.push(l) };
-}
-
-async function cli(args: string[], env: Record<string, string | undefined> = {}) {
-  const io = capture();
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  const savedCode = process.exitCode;
-  process.exitCode = 0;
-  let thrown: unknown;
-  try {
-    await program(io).exitOverride().parseAsync(['node', 'pkgrepo', ...args]);
-  } catch (e) {
-    thrown = e;
-  } finally {
-    for (const k of Object.keys(env)) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = savedCode;
-  return { code, out: io.out_.join('\n'), err: io.err_.join('\n'), thrown };
-}
 
 const rpm = (name: string) => buildRpm({ name, version: '1.0', release: '1', arch: 'x86_64', summary: `${name} for the reconcile test` });
 const file = (name: string) => `${name}-1.0-1.x86_64.rpm`;

@@ -2,28 +2,11 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { program, type Io } from '../../src/cli/main';
 import { authorize } from '../../src/edge/access';
 import { FileTokenStore } from '../../src/edge/file-token-store';
 import { SsmTokenStore } from '../../src/edge/ssm-token-store';
 import { startFakeSsm, type FakeSsm } from '../edge/support/fake-ssm';
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string; thrown?: unknown }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l) };
-  const saved = process.exitCode;
-  process.exitCode = 0;
-  let thrown: unknown;
-  try {
-    await program(io).exitOverride().parseAsync(['node', 'pkgrepo', ...args]);
-  } catch (e) {
-    thrown = e;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = saved;
-  return { code, out: out.join('\n'), err: err.join('\n'), thrown };
-}
+import { cli } from '../support/cli';
 
 const tokenOf = (out: string) => /^token [^:]+: (\S+)$/m.exec(out)![1];
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
