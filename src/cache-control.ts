@@ -16,6 +16,14 @@ export const IMMUTABLE_CACHE_CONTROL = `public, max-age=${IMMUTABLE_MAX_AGE}, im
 /** Fixed-name manifests change on every publish: short, and revalidated once stale. */
 export const MANIFEST_CACHE_CONTROL = `public, max-age=${DEFAULT_MANIFEST_MAX_AGE}, must-revalidate`;
 
+/**
+ * A manifest and its detached signature (yum repomd.xml and .asc, pacman databases and .sig):
+ * two fixed names a client checks against each other. Caches may keep them but must ask the
+ * origin each time, or two caches could hold two generations of the pair and the client would
+ * refuse them (see detached-signatures.ts).
+ */
+export const SIGNED_MANIFEST_CACHE_CONTROL = 'public, no-cache';
+
 /** Public key files change only with the key. */
 export const KEY_CACHE_CONTROL = 'public, max-age=300';
 

@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { decodeSignatureMetadata, SIGNATURE_METADATA } from '../detached-signatures';
 import type { TokenStore } from '../edge/access';
 import { objectHeaders } from '../edge/headers';
 import { type EdgeConfig, type EdgeRepository, parseEdgeConfig, route } from '../edge/router';
@@ -118,6 +119,24 @@ async function answerRouted(
   const key = decodeURIComponent(routed.key);
   const file = path.join(root, ...key.split('/'));
   if (!file.startsWith(root + path.sep)) return send(404, 'not found\n');
+  if (routed.signatureOf !== undefined) {
+    const signatureKey = decodeURIComponent(routed.signatureOf);
+    const headers = objectHeaders(signatureKey, config);
+    const manifest = await new LocalStorage(root).head(key);
+    const signature = decodeSignatureMetadata(manifest?.metadata?.[SIGNATURE_METADATA]);
+    if (signature) {
+      res.writeHead(200, {
+        'content-type': headers.contentType,
+        'cache-control': headers.cacheControl,
+        'content-length': signature.byteLength,
+        'last-modified': manifest!.lastModified.toUTCString(),
+      });
+      res.end(req.method === 'HEAD' ? undefined : signature);
+      return 200;
+    }
+    // a tree published by an older pkgrepo or another tool: the signature file itself
+    return sendFile(req, res, path.join(root, ...signatureKey.split('/')), { 'content-type': headers.contentType, 'cache-control': headers.cacheControl });
+  }
   const headers = objectHeaders(key, config);
   return sendFile(req, res, file, { 'content-type': headers.contentType, 'cache-control': headers.cacheControl });
 }

@@ -50,9 +50,11 @@ export interface RepositoryHostProps {
   readonly accessLogsBucket?: s3.IBucket;
 
   /**
-   * How long CloudFront may cache the fixed-name manifests (repomd.xml, InRelease,
-   * APKINDEX.tar.gz, pacman databases), which change on every publish. Packages and
-   * hash-named files are cached long. At most this long after a publish, every client sees it.
+   * How long CloudFront may cache the fixed-name manifests (InRelease, Packages,
+   * APKINDEX.tar.gz, directory pages), which change on every publish. Packages and hash-named
+   * files are cached long. At most this long after a publish, every client sees it. yum's
+   * repomd.xml and pacman's databases, which clients check against a detached signature, are
+   * revalidated on every request instead, with their signature, so that the two always match.
    *
    * @default Duration.seconds(60)
    */

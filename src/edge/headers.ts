@@ -7,11 +7,14 @@ export { DEFAULT_MANIFEST_MAX_AGE, GENERATED_CACHE_CONTROL } from '../cache-cont
  * How an object is cached:
  * - 'immutable': packages (their name carries the version) and content-addressed metadata
  *   (yum `<sha256>-primary.xml.gz`, apt `by-hash/`): cached for a year;
- * - 'manifest': fixed-name entry points that change on every publish (repomd.xml, InRelease,
- *   Packages, APKINDEX.tar.gz, pacman databases), directory listings, keys and anything not
- *   recognised: cached briefly.
+ * - 'signed-manifest': a fixed-name manifest that a client checks against a detached
+ *   signature, and that signature (yum repomd.xml and .asc, pacman databases and .sig):
+ *   revalidated with the origin on every request, so that the two always match;
+ * - 'manifest': other fixed-name entry points that change on every publish (InRelease,
+ *   Packages, APKINDEX.tar.gz), directory listings, keys and anything not recognised: cached
+ *   briefly.
  */
-export type CacheClass = 'immutable' | 'manifest';
+export type CacheClass = 'immutable' | 'signed-manifest' | 'manifest';
 
 /** The headers the edge and `pkgrepo serve` give an object. */
 export interface ObjectHeaders {
@@ -21,10 +24,12 @@ export interface ObjectHeaders {
 
 const PACKAGE = /\.(rpm|deb|udeb|apk)$|\.pkg\.tar(\.(zst|xz|gz|bz2|lz4|lrz|lzo|Z))?(\.sig)?$/;
 const HASH_NAMED = /(^|\/)repodata\/[0-9a-f]{64}-[^/]+$|\/by-hash\/(MD5Sum|SHA1|SHA256|SHA512)\/[0-9a-f]+$/;
+const SIGNED_PAIR = /(^|\/)repodata\/repomd\.xml(\.asc)?$|\.(db|files)(\.tar\.gz)?(\.sig)?$/;
 
 /** The cache class of an object key (decoded, full key from the bucket root). */
 export function cacheClassOf(key: string): CacheClass {
-  return PACKAGE.test(key) || HASH_NAMED.test(key) ? 'immutable' : 'manifest';
+  if (PACKAGE.test(key) || HASH_NAMED.test(key)) return 'immutable';
+  return SIGNED_PAIR.test(key) ? 'signed-manifest' : 'manifest';
 }
 
 /**
@@ -35,6 +40,7 @@ export function cacheClassOf(key: string): CacheClass {
 export function cacheControlOf(cacheClass: CacheClass, options: { private: boolean; manifestMaxAge?: number }): string {
   const scope = options.private ? 'private' : 'public';
   if (cacheClass === 'immutable') return `${scope}, max-age=${IMMUTABLE_MAX_AGE}, immutable`;
+  if (cacheClass === 'signed-manifest') return `${scope}, no-cache`;
   const maxAge = options.manifestMaxAge ?? DEFAULT_MANIFEST_MAX_AGE;
   return options.private ? `${scope}, max-age=${maxAge}` : `${scope}, max-age=${maxAge}, must-revalidate`;
 }

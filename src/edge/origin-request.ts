@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TokenStore } from './access';
 import { objectHeaders } from './headers';
+import { decodeSignatureMetadata, SIGNATURE_HEADER } from '../detached-signatures';
 import { decodePath, EDGE_CONFIG_FILE, parseEdgeConfig, route, type EdgeConfig } from './router';
 import { SsmTokenStore } from './ssm-token-store';
 import { viewerRequest, type GeneratedResponse } from './viewer';
@@ -13,8 +14,15 @@ import { viewerRequest, type GeneratedResponse } from './viewer';
  *   generated setup files (viewer.ts);
  * - origin-request (every path): path rewriting and S3 key encoding (router.ts `route`);
  * - origin-response (every path): content type and cache lifetime per object class
- *   (headers.ts), before CloudFront caches the object.
+ *   (headers.ts), before CloudFront caches the object; for a detached signature, the body is
+ *   the signature embedded in the manifest fetched in its place.
  */
+
+/**
+ * The request header by which origin-request tells origin-response that the object fetched is
+ * the manifest standing in for its detached signature: the signature's key, as routed.
+ */
+export const SIGNATURE_OF_HEADER = 'x-pkgrepo-signature-of';
 
 /** A CloudFront header list. */
 export type CloudFrontHeaders = Record<string, Array<{ key?: string; value: string }>>;
@@ -29,8 +37,12 @@ export interface CloudFrontRequest {
 
 /** The response of an origin-response event (the fields the router needs). */
 export interface CloudFrontOriginResponse {
-  readonly status: string;
+  status: string;
+  statusDescription?: string;
   headers: CloudFrontHeaders;
+  /** Set to replace the origin's body (which the trigger never sees). */
+  body?: string;
+  bodyEncoding?: 'text' | 'base64';
   readonly [field: string]: unknown;
 }
 
@@ -86,6 +98,10 @@ export function handleRequest(request: CloudFrontRequest, config: EdgeConfig): C
   const result = route(request.uri, config);
   if (result.kind === 'origin') {
     request.uri = `/${result.key}`;
+    if (request.headers) delete request.headers[SIGNATURE_OF_HEADER];
+    if (result.signatureOf !== undefined) {
+      request.headers = { ...request.headers, [SIGNATURE_OF_HEADER]: [{ key: SIGNATURE_OF_HEADER, value: `/${result.signatureOf}` }] };
+    }
     return request;
   }
   return generated({
@@ -114,12 +130,39 @@ export async function handleViewerRequest(
 
 /** origin-response: the content type and Cache-Control of the object's class, for CloudFront's cache and the viewer. */
 export function handleOriginResponse(request: CloudFrontRequest, response: CloudFrontOriginResponse, config: EdgeConfig): CloudFrontOriginResponse {
+  const signatureOf = request.headers?.[SIGNATURE_OF_HEADER]?.[0]?.value;
+  const signature = signatureOf === undefined ? undefined : response.headers[SIGNATURE_HEADER]?.[0]?.value;
+  delete response.headers[SIGNATURE_HEADER];
   if (!['200', '206', '304'].includes(response.status)) return response;
-  const key = decodePath(request.uri.replace(/^\//, ''));
+  const key = decodePath((signatureOf ?? request.uri).replace(/^\//, ''));
   if (key === undefined) return response;
+  if (signatureOf !== undefined && response.status !== '304') {
+    // the manifest came in place of its signature: answer with the signature it carries
+    if (decodeSignatureMetadata(signature) === undefined) return missingSignature(response, key);
+    response.status = '200';
+    response.statusDescription = 'OK';
+    response.body = signature;
+    response.bodyEncoding = 'base64';
+    delete response.headers['content-range'];
+  }
   const headers = objectHeaders(key, config);
   response.headers['content-type'] = [{ key: 'Content-Type', value: headers.contentType }];
   response.headers['cache-control'] = [{ key: 'Cache-Control', value: headers.cacheControl }];
+  return response;
+}
+
+/**
+ * A manifest without an embedded signature (published by an older version, or by another
+ * tool): 404 until the next publish embeds it (an upload, or the scheduled reconcile).
+ */
+function missingSignature(response: CloudFrontOriginResponse, key: string): CloudFrontOriginResponse {
+  response.status = '404';
+  response.statusDescription = STATUS_TEXT[404];
+  response.body = `404 Not Found: ${key} is not embedded in the manifest it signs yet; the next publish or reconcile embeds it\n`;
+  response.bodyEncoding = 'text';
+  for (const name of ['etag', 'last-modified', 'content-range']) delete response.headers[name];
+  response.headers['content-type'] = [{ key: 'Content-Type', value: 'text/plain; charset=utf-8' }];
+  response.headers['cache-control'] = [{ key: 'Cache-Control', value: 'no-store' }];
   return response;
 }
 

@@ -78,6 +78,13 @@ export interface OriginRoute {
    * request CloudFront signs with Origin Access Control is the request S3 verifies.
    */
   readonly key: string;
+  /**
+   * Set when the request is for the detached signature of the manifest `key` (yum's
+   * `repomd.xml.asc`, pacman's `<repo>.db.sig`): the signature object's own key, encoded like
+   * `key`. The answer is the signature embedded in the manifest's metadata
+   * (detached-signatures.ts), which always matches the manifest it comes with.
+   */
+  readonly signatureOf?: string;
 }
 
 /** Answer at the edge without asking the origin. */
@@ -107,6 +114,12 @@ const BINARY_KEY = 'repository.gpg';
 /** pacman's link names (`core.db`, `core.files.sig`) and the archives they stand for. */
 const PACMAN_LINK = /^(.+)\.(db|files)(\.sig)?$/;
 
+/** Detached signatures of manifests, per format: answered from the manifest they sign. */
+const SIGNED_MANIFEST: Partial<Record<EdgeFormat, RegExp>> = {
+  yum: /(^|\/)repodata\/repomd\.xml\.asc$/,
+  pacman: /\.(db|files)\.tar\.gz\.sig$/,
+};
+
 /** A name as setup files and key aliases use it. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -123,7 +136,9 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * - under a pacman prefix, `<repo>.db|.files[.sig]` is the published `<repo>.db.tar.gz` etc.
  *   (S3 has no links);
  * - `keys/RPM-GPG-KEY-<name>`, `keys/<name>.asc|.gpg`, `keys/<name>-archive-keyring.gpg`
- *   are the published `keys/repository.asc|.gpg`.
+ *   are the published `keys/repository.asc|.gpg`;
+ * - yum's `repodata/repomd.xml.asc` and pacman's `<repo>.db|.files` signatures are the
+ *   manifest they sign, answered with the signature embedded in it (`signatureOf`).
  */
 export function route(uri: string, config: EdgeConfig): Route {
   if (!uri.startsWith('/')) return { kind: 'status', status: 400, reason: 'the path must start with "/"' };
@@ -141,6 +156,9 @@ export function route(uri: string, config: EdgeConfig): Route {
   if (repository.private && !uri.startsWith(`/${repository.prefix}`)) return { kind: 'status', status: 404, reason: 'not under a repository prefix' };
   key = keyAlias(key, repository) ?? key;
   if (repository.format === 'pacman') key = pacmanArchiveKey(key, repository);
+  if (SIGNED_MANIFEST[repository.format]?.test(key)) {
+    return { kind: 'origin', key: encodeKey(key.replace(/\.(asc|sig)$/, '')), signatureOf: encodeKey(key) };
+  }
   return { kind: 'origin', key: encodeKey(key) };
 }
 

@@ -5,7 +5,8 @@ import { collectGarbage, DEFAULT_GRACE_MS, DEFAULT_MIN_GENERATIONS } from './gar
 import { writeDirectoryListing } from './listing';
 import { ObjectJournal } from './object-journal';
 import { checkRetention, prunedKeys, type RetentionPolicy } from './retention';
-import { IMMUTABLE_CACHE_CONTROL, MANIFEST_CACHE_CONTROL } from '../cache-control';
+import { IMMUTABLE_CACHE_CONTROL, MANIFEST_CACHE_CONTROL, SIGNED_MANIFEST_CACHE_CONTROL } from '../cache-control';
+import { encodeSignatureMetadata, SIGNATURE_METADATA, signedManifestOf } from '../detached-signatures';
 import { PackageFormatError } from '../formats/errors';
 import type { SigningKeys } from '../signing/signer';
 import { PreconditionFailedError, type ObjectInfo, type PutOptions, type Storage } from '../storage/storage';
@@ -260,10 +261,14 @@ async function attemptUnit(
   const log = options.log ?? (() => undefined);
   const now = (options.now ?? (() => new Date()))();
 
-  const manifests = await readManifestEtags(storage, format.manifestKeys(unit));
+  const heads = await readManifests(storage, format.manifestKeys(unit));
+  const manifests = new Map([...heads].map(([key, info]) => [key, info?.etag]));
   // a publish that stopped between its first and last manifest left them mixed: publish again
   const interrupted = (await storage.head(publishingMarkerKey(unit))) !== undefined;
   if (interrupted) log(`the last publish of ${unit.id} was interrupted: publishing again`);
+  // a signed manifest published before signatures were embedded (an older version): publish again
+  const unembedded = manifestsMissingSignature(heads);
+  if (unembedded.length) log(`${unembedded.join(', ')} carries no embedded signature: publishing again`);
   const index = await format.loadIndex(storage, unit);
   const hadIndex = index.entries.size > 0 || (await hasPublishedIndex(options, unit));
   const journal = await ObjectJournal.load(storage, unit);
@@ -305,7 +310,7 @@ async function attemptUnit(
   const report = {
     unit, added: changes.added, removed: changes.removed, rejected: changes.rejected, replaced: changes.replaced, pruned: changes.pruned,
   };
-  if (!changes.changed && hadIndex && index.stale !== true && !interrupted) {
+  if (!changes.changed && hadIndex && index.stale !== true && !interrupted && unembedded.length === 0) {
     await journal.save(storage);
     return { ...report, published: false, packageCount: changes.entries.size, collected: [] };
   }
@@ -419,8 +424,18 @@ function refusal(code: 'duplicate-version' | 'changed-bytes', entry: IndexedPack
 }
 
 /** The etag of each manifest as it is now (undefined: absent), read before the index is loaded. */
-async function readManifestEtags(storage: Storage, keys: readonly string[]): Promise<Map<string, string | undefined>> {
-  return new Map(await Promise.all(keys.map(async (key) => [key, (await storage.head(key))?.etag] as const)));
+async function readManifests(storage: Storage, keys: readonly string[]): Promise<Map<string, ObjectInfo | undefined>> {
+  return new Map(await Promise.all(keys.map(async (key) => [key, await storage.head(key)] as const)));
+}
+
+/** Published manifests whose detached signature is published too but not embedded in them (see detached-signatures.ts). */
+function manifestsMissingSignature(heads: ReadonlyMap<string, ObjectInfo | undefined>): string[] {
+  const keys = [...heads.keys()];
+  return keys.filter((key) => {
+    const manifest = signedManifestOf(key, keys);
+    return manifest !== undefined && heads.get(key) !== undefined && heads.get(manifest) !== undefined
+      && heads.get(manifest)!.metadata?.[SIGNATURE_METADATA] === undefined;
+  }).map((key) => signedManifestOf(key, keys)!);
 }
 
 /** Hex SHA-256 of the first entry-point manifest published (the first manifest, if none is one). */
@@ -521,12 +536,36 @@ export async function publish(
   if (manifestEtags) await checkUnchanged(storage, manifestEtags);
   if (marker) await storage.put(marker, JSON.stringify({ manifests: manifests.map((f) => f.key) }), { contentType: 'application/json' });
   const written: Array<{ readonly seen: string | undefined; readonly etag: string }> = [];
+  const signatures = embeddedSignatures(manifests);
+  const keys = manifests.map((f) => f.key);
   for (const file of manifests) {
     const conditions = manifestEtags?.has(file.key) ? await condition(storage, file.key, manifestEtags, written) : {};
-    const info = await storage.put(file.key, file.body, { contentType: file.contentType, cacheControl: MANIFEST_CACHE, ...conditions });
+    const signature = signatures.get(file.key);
+    const paired = signature !== undefined || signedManifestOf(file.key, keys) !== undefined;
+    const info = await storage.put(file.key, file.body, {
+      contentType: file.contentType,
+      cacheControl: paired ? SIGNED_MANIFEST_CACHE_CONTROL : MANIFEST_CACHE,
+      ...conditions,
+      ...(signature === undefined ? {} : { metadata: { [SIGNATURE_METADATA]: signature } }),
+    });
     written.push({ seen: manifestEtags?.get(file.key), etag: info.etag });
   }
   if (marker) await storage.delete(marker);
+}
+
+/**
+ * The detached signature of each manifest that has one among `manifests` (`<key>.asc` or
+ * `<key>.sig`), encoded as the manifest's metadata: written with the manifest in one PUT, so
+ * that the edge can answer for the signature from the manifest it goes with.
+ */
+function embeddedSignatures(manifests: readonly OutputFile[]): Map<string, string> {
+  const keys = manifests.map((f) => f.key);
+  const out = new Map<string, string>();
+  for (const file of manifests) {
+    const signed = signedManifestOf(file.key, keys);
+    if (signed !== undefined) out.set(signed, encodeSignatureMetadata(file.body));
+  }
+  return out;
 }
 
 /**

@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { decodeSignatureMetadata, SIGNATURE_METADATA } from '../detached-signatures';
 import type { TokenStore } from '../edge/access';
 import { objectHeaders } from '../edge/headers';
 import { route, type EdgeConfig } from '../edge/router';
@@ -99,9 +100,19 @@ async function answer(options: EdgeServerOptions, req: http.IncomingMessage, res
       const value = out[field];
       if (value !== undefined) headers[header] = value instanceof Date ? value.toUTCString() : String(value);
     }
-    const classed = objectHeaders(key, options.config);
+    const classed = objectHeaders(routed.signatureOf === undefined ? key : decodeURIComponent(routed.signatureOf), options.config);
     headers['content-type'] = classed.contentType;
     headers['cache-control'] = classed.cacheControl;
+    if (routed.signatureOf !== undefined) {
+      // as the edge's origin response does: the signature embedded in the manifest, or 404
+      if ('Body' in out) (out.Body as Readable | undefined)?.destroy?.();
+      const signature = decodeSignatureMetadata(out.Metadata?.[SIGNATURE_METADATA]);
+      if (!signature) return send(404, `404 Not Found: the signature is not embedded in ${key} yet\n`);
+      headers['content-length'] = String(signature.byteLength);
+      res.writeHead(200, headers);
+      res.end(req.method === 'HEAD' ? undefined : signature);
+      return 200;
+    }
     res.writeHead(200, headers);
     const body = 'Body' in out ? out.Body : undefined;
     if (!body) {

@@ -9,6 +9,18 @@ import { PreconditionFailedError, type ObjectInfo, type PutOptions, type Storage
 /** Name prefix of the temporary files `put` writes before renaming them into place; never listed. */
 export const TEMP_FILE_PREFIX = '.pkgrepo-tmp-';
 
+/**
+ * Name prefix of the hidden folder, beside an object, that holds its user metadata
+ * (`.pkgrepo-meta-<name>/`, one small JSON file per version that had any); never listed.
+ */
+export const METADATA_FOLDER_PREFIX = '.pkgrepo-meta-';
+
+/**
+ * Metadata files kept per object: the current version's and the ones before it, for a reader
+ * that looked at the object a moment before it was replaced.
+ */
+const METADATA_GENERATIONS = 3;
+
 export interface LocalStorageOptions {
   /**
    * fsync every written file and its directory before `put` returns, so a crash right after
@@ -89,6 +101,31 @@ function infoOf(key: string, stats: Stats): ObjectInfo {
   return { key, size: stats.size, lastModified: new Date(stats.mtimeMs), etag: etagOf(stats) };
 }
 
+/**
+ * The file name of one version's metadata: the parts of its etag that a rename keeps (inode,
+ * size, the modification time `put` set), so the metadata written beside the temporary file
+ * belongs to the object it becomes.
+ */
+function metadataFileOf(stats: Stats): string {
+  return `${stats.ino.toString(16)}-${stats.size.toString(16)}-${stats.mtimeMs}.json`;
+}
+
+function metadataFolderOf(file: string): string {
+  return path.join(path.dirname(file), `${METADATA_FOLDER_PREFIX}${path.basename(file)}`);
+}
+
+/** Parses a metadata file's content: an object of string values, or undefined. */
+function parseMetadata(text: string): Record<string, string> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    const entries = Object.entries(value as Record<string, unknown>);
+    return entries.every(([, v]) => typeof v === 'string') ? Object.fromEntries(entries) as Record<string, string> : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The last modification time `put` gave a file, microseconds since the epoch. */
 let lastWriteMicros = 0;
 
@@ -142,7 +179,8 @@ function stripQuotes(etag: string): string {
  *   the root, symlinked directories and everything behind them do not exist as objects, and
  *   writing through a symlinked directory is refused.
  * - Content-Type and Cache-Control are accepted and not stored: a directory has no place
- *   for them.
+ *   for them. User metadata is (`.pkgrepo-meta-<name>/`, beside the file, written before the
+ *   rename): `head` returns the metadata of the very version it describes.
  * - A directory emptied by `delete` is removed, so a key may later name a file there.
  */
 export class LocalStorage implements Storage {
@@ -175,7 +213,9 @@ export class LocalStorage implements Storage {
   public async head(key: string): Promise<ObjectInfo | undefined> {
     const real = await this.resolveObject(key);
     const stats = real === undefined ? undefined : await statOf(real);
-    return stats?.isFile() ? infoOf(key, stats) : undefined;
+    if (!stats?.isFile()) return undefined;
+    const metadata = await this.readMetadata(this.pathOf(key), stats);
+    return { ...infoOf(key, stats), ...(metadata ? { metadata } : {}) };
   }
 
   public async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<ObjectInfo> {
@@ -183,6 +223,7 @@ export class LocalStorage implements Storage {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const temp = await this.writeTemp(key, path.dirname(target), bytes);
     try {
+      if (options.metadata !== undefined) await this.writeMetadata(target, temp, options.metadata);
       return await exclusive(target, async () => {
         await this.checkPreconditions(key, options);
         try {
@@ -195,7 +236,9 @@ export class LocalStorage implements Storage {
           throw e;
         }
         if (this.durable) await this.syncDirectory(path.dirname(target));
-        return infoOf(key, await fs.stat(target));
+        const stats = await fs.stat(target);
+        if (options.metadata !== undefined) await this.pruneMetadata(target, metadataFileOf(stats));
+        return infoOf(key, stats);
       });
     } catch (e) {
       await fs.rm(temp, { force: true });
@@ -213,6 +256,7 @@ export class LocalStorage implements Storage {
       });
       if (!stats || stats.isDirectory()) return;
       await fs.rm(target, { force: true });
+      await fs.rm(metadataFolderOf(target), { recursive: true, force: true });
       await this.pruneEmptyDirectories(path.dirname(target));
     });
   }
@@ -234,6 +278,9 @@ export class LocalStorage implements Storage {
     for (const segment of key.split('/')) {
       if (segment.startsWith(TEMP_FILE_PREFIX)) {
         throw new InvalidKeyError(key, `names starting with ${TEMP_FILE_PREFIX} are reserved for temporary files`);
+      }
+      if (segment.startsWith(METADATA_FOLDER_PREFIX)) {
+        throw new InvalidKeyError(key, `names starting with ${METADATA_FOLDER_PREFIX} are reserved for object metadata`);
       }
     }
     return path.join(this.rootDir, ...key.split('/'));
@@ -294,6 +341,44 @@ export class LocalStorage implements Storage {
       return undefined;
     }
     return { handle, stats };
+  }
+
+  /** The metadata `put` stored with the version of `file` that `stats` describes, if any. */
+  private async readMetadata(file: string, stats: Stats): Promise<Record<string, string> | undefined> {
+    let text: string;
+    try {
+      text = await fs.readFile(path.join(metadataFolderOf(file), metadataFileOf(stats)), 'utf8');
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+    return parseMetadata(text);
+  }
+
+  /** Writes the metadata of the version in `temp` (not yet renamed to `target`) beside it. */
+  private async writeMetadata(target: string, temp: string, metadata: Readonly<Record<string, string>>): Promise<void> {
+    const folder = metadataFolderOf(target);
+    await fs.mkdir(folder, { recursive: true });
+    const file = path.join(folder, metadataFileOf(await fs.stat(temp)));
+    await fs.writeFile(file, JSON.stringify(metadata));
+    if (this.durable) {
+      const handle = await fs.open(file, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+  }
+
+  /** Removes the metadata of versions of `target` older than the last few (see METADATA_GENERATIONS). */
+  private async pruneMetadata(target: string, current: string): Promise<void> {
+    const folder = metadataFolderOf(target);
+    const names = await fs.readdir(folder).catch(() => [] as string[]);
+    // the name ends in the modification time put gave the version: newest first
+    const mtime = (name: string) => Number(name.replace(/\.json$/, '').split('-')[2]);
+    const older = names.filter((name) => name !== current).sort((a, b) => mtime(b) - mtime(a));
+    for (const name of older.slice(METADATA_GENERATIONS - 1)) await fs.rm(path.join(folder, name), { force: true });
   }
 
   private async checkPreconditions(key: string, options: PutOptions): Promise<void> {
@@ -398,7 +483,7 @@ export class LocalStorage implements Storage {
     }
     const items: { name: string; sortName: string; directory: boolean; link: boolean }[] = [];
     for (const entry of entries) {
-      if (entry.name.startsWith(TEMP_FILE_PREFIX)) continue;
+      if (entry.name.startsWith(TEMP_FILE_PREFIX) || entry.name.startsWith(METADATA_FOLDER_PREFIX)) continue;
       if (entry.isDirectory()) {
         items.push({ name: entry.name, sortName: `${entry.name}/`, directory: true, link: false });
       } else if (entry.isFile() || entry.isSymbolicLink()) {

@@ -97,6 +97,7 @@ export class S3Storage implements Storage {
         size: out.ContentLength ?? 0,
         lastModified: out.LastModified ?? new Date(0),
         etag: stripQuotes(out.ETag ?? ''),
+        ...(out.Metadata && Object.keys(out.Metadata).length > 0 ? { metadata: lowerCaseNames(out.Metadata) } : {}),
       };
     } catch (e) {
       if (isNotFound(e)) return undefined;
@@ -117,6 +118,7 @@ export class S3Storage implements Storage {
         Body: bytes,
         ContentType: options.contentType,
         CacheControl: options.cacheControl,
+        Metadata: options.metadata === undefined ? undefined : { ...options.metadata },
         IfNoneMatch: options.ifNoneMatch,
         IfMatch: options.ifMatch === undefined ? undefined : `"${stripQuotes(options.ifMatch)}"`,
       }));
@@ -180,4 +182,9 @@ export class S3Storage implements Storage {
       throw e;
     }
   }
+}
+
+/** S3 returns metadata names in lower case; a server that does not is read the same way. */
+function lowerCaseNames(metadata: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(metadata).map(([name, value]) => [name.toLowerCase(), value]));
 }

@@ -8,6 +8,11 @@ export interface ObjectInfo {
   readonly lastModified: Date;
   /** Opaque version tag (S3 ETag, quotes stripped); used for conditional writes. */
   readonly etag: string;
+  /**
+   * The user metadata written with the object (`PutOptions.metadata`), names in lower case;
+   * set by `head` (not by `list`, nor by `put`), absent when the object has none.
+   */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 export interface PutOptions {
@@ -17,6 +22,11 @@ export interface PutOptions {
   readonly ifNoneMatch?: '*';
   /** Write only if the object's current etag equals this (S3 If-Match). */
   readonly ifMatch?: string;
+  /**
+   * User metadata stored with the object, atomically with its bytes (S3 `x-amz-meta-*`): names
+   * of lower-case letters, digits and '-', ASCII values, 2 KB in all.
+   */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /** Thrown by `put` when an `ifMatch` / `ifNoneMatch` precondition does not hold. */

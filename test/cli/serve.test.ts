@@ -1,4 +1,4 @@
-import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { access, copyFile, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -128,9 +128,28 @@ describe('pkgrepo serve, through the edge router', () => {
     }
   });
 
+  it('answers a detached signature from the manifest it signs, and from its own file for a tree made elsewhere', async () => {
+    const repodata = path.join(tree.root, 'yum/el/x86_64/repodata');
+    const signature = await readFile(path.join(repodata, 'repomd.xml.asc'));
+    const asc = await fetch(`${server.url}/yum/el/x86_64/repodata/repomd.xml.asc`);
+    expect([asc.status, asc.headers.get('content-type'), asc.headers.get('cache-control')]).toEqual([200, 'application/pgp-signature', 'public, no-cache']);
+    expect(Buffer.from(await asc.arrayBuffer()).equals(signature)).toBe(true);
+    // the signature served is the one inside the manifest, not the file: they differ only after a crash between the two writes
+    await writeFile(path.join(repodata, 'repomd.xml.asc'), 'a signature of another generation');
+    expect(Buffer.from(await (await fetch(`${server.url}/yum/el/x86_64/repodata/repomd.xml.asc`)).arrayBuffer()).equals(signature)).toBe(true);
+    // a manifest written by another tool (here: copied over, so without our metadata): the signature file itself
+    await copyFile(path.join(repodata, 'repomd.xml'), path.join(repodata, 'copy'));
+    await rename(path.join(repodata, 'copy'), path.join(repodata, 'repomd.xml'));
+    expect(await (await fetch(`${server.url}/yum/el/x86_64/repodata/repomd.xml.asc`)).text()).toBe('a signature of another generation');
+    await writeFile(path.join(repodata, 'repomd.xml.asc'), signature);
+    const pacman = await fetch(`${server.url}/pacman/demo/x86_64/demo.db.sig`, { method: 'HEAD' });
+    expect([pacman.status, pacman.headers.get('content-length')]).toEqual([200, String((await stat(path.join(tree.root, 'pacman/demo/x86_64/demo.db.tar.gz.sig'))).size)]);
+  });
+
   it('serves manifests briefly cached, keys under the names users expect, setup files, and 404 outside the repositories', async () => {
     const repomd = await fetch(`${server.url}/yum/el/x86_64/repodata/repomd.xml`);
-    expect(repomd.headers.get('cache-control')).toBe('public, max-age=60, must-revalidate');
+    expect(repomd.headers.get('cache-control')).toBe('public, no-cache');
+    expect((await fetch(`${server.url}/apt/dists/stable/InRelease`)).headers.get('cache-control')).toBe('public, max-age=60, must-revalidate');
     for (const [url, type, body] of [
       ['/yum/keys/RPM-GPG-KEY-acme-rpm', 'application/pgp-keys', tree.keys.pgp.publicKeyArmored],
       ['/pacman/keys/acme-arch.asc', 'application/pgp-keys', tree.keys.pgp.publicKeyArmored],

@@ -6,9 +6,10 @@ import { promisify } from 'node:util';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeSsm, type FakeSsm } from './support/fake-ssm';
+import { SIGNATURE_HEADER } from '../../src/detached-signatures';
 import { createToken, memoryTokenStore, TokenStoreUnavailableError } from '../../src/edge/access';
 import {
-  handleOriginResponse, handleRequest, handler, handleViewerRequest,
+  handleOriginResponse, handleRequest, handler, handleViewerRequest, SIGNATURE_OF_HEADER,
   type CloudFrontOriginResponse, type CloudFrontRequest, type CloudFrontResponse, type OriginRequestEvent,
 } from '../../src/edge/origin-request';
 import type { EdgeConfig } from '../../src/edge/router';
@@ -64,7 +65,7 @@ describe('origin-request', () => {
   });
 
   it.each([
-    ['/arch/core/os/x86_64/core.files.sig', '/arch/core/os/x86_64/core.files.tar.gz.sig'],
+    ['/arch/core/os/x86_64/core.files.sig', '/arch/core/os/x86_64/core.files.tar.gz'],
     ['/yum/el/9/x86_64/', '/yum/el/9/x86_64/index.html'],
     ['/yum/keys/RPM-GPG-KEY-acme', '/yum/keys/repository.asc'],
     ['/apt/keys/acme-apt.gpg', '/apt/keys/repository.gpg'],
@@ -83,6 +84,16 @@ describe('origin-request', () => {
   ])('%s reaches S3 as the SDK would ask for it, from %s', async (key, uri) => {
     const result = handleRequest(requestOf(event('origin-request', uri)), config) as CloudFrontRequest;
     expect(result.uri).toBe(await sdkPath(key));
+  });
+
+  it('fetches the manifest in place of its detached signature, and says so to the origin response', () => {
+    const request = requestOf(event('origin-request', '/yum/el/9/x86_64/repodata/repomd.xml.asc'));
+    const result = handleRequest(request, config) as CloudFrontRequest;
+    expect(result.uri).toBe('/yum/el/9/x86_64/repodata/repomd.xml');
+    expect(result.headers?.[SIGNATURE_OF_HEADER]).toEqual([{ key: SIGNATURE_OF_HEADER, value: '/yum/el/9/x86_64/repodata/repomd.xml.asc' }]);
+    // a viewer cannot plant the marker on other requests
+    const planted = requestOf(event('origin-request', '/yum/el/9/x86_64/repodata/repomd.xml', { [SIGNATURE_OF_HEADER]: '/yum/x.asc' }));
+    expect((handleRequest(planted, config) as CloudFrontRequest).headers?.[SIGNATURE_OF_HEADER]).toBeUndefined();
   });
 
   it('answers 404 itself for paths outside the repositories, naming nothing', () => {
@@ -179,12 +190,11 @@ describe('origin-response', () => {
 
   it.each([
     ['/yum/el/9/x86_64/Packages/pkgrepo-c%2B%2B-tools-0.9-1.noarch.rpm', 'application/x-rpm', 'public, max-age=31536000, immutable'],
-    ['/yum/el/9/x86_64/repodata/repomd.xml', 'application/xml', 'public, max-age=60, must-revalidate'],
+    ['/yum/el/9/x86_64/repodata/repomd.xml', 'application/xml', 'public, no-cache'],
     [`/yum/el/9/x86_64/repodata/${'a'.repeat(64)}-primary.xml.gz`, 'application/gzip', 'public, max-age=31536000, immutable'],
     ['/apt/dists/bookworm/InRelease', 'text/plain; charset=utf-8', 'public, max-age=60, must-revalidate'],
     [`/apt/dists/bookworm/main/binary-amd64/by-hash/SHA256/${'b'.repeat(64)}`, 'application/octet-stream', 'public, max-age=31536000, immutable'],
-    ['/arch/core/os/x86_64/core.db.tar.gz', 'application/gzip', 'public, max-age=60, must-revalidate'],
-    ['/arch/core/os/x86_64/core.db.tar.gz.sig', 'application/pgp-signature', 'public, max-age=60, must-revalidate'],
+    ['/arch/core/os/x86_64/core.db.tar.gz', 'application/gzip', 'public, no-cache'],
     ['/apt/keys/repository.gpg', 'application/pgp-keys', 'public, max-age=60, must-revalidate'],
     ['/private/pool/stable/main/h_1.0_all.deb', 'application/vnd.debian.binary-package', 'private, max-age=31536000, immutable'],
     ['/private/dists/stable/InRelease', 'text/plain; charset=utf-8', 'private, max-age=60'],
@@ -198,6 +208,62 @@ describe('origin-response', () => {
 
   it('leaves error responses as S3 sent them', () => {
     expect(header(respond('/yum/x.rpm', '404'), 'cache-control')).toBe('public, max-age=30, must-revalidate');
+  });
+
+  describe('a detached signature, answered from the manifest fetched in its place', () => {
+    const signature = '-----BEGIN PGP SIGNATURE-----\n\nwnUEABYKAB0WIQ\n-----END PGP SIGNATURE-----\n';
+    const embedded = Buffer.from(signature).toString('base64');
+    /** origin-request, then S3's answer for the manifest (with or without the metadata), then origin-response. */
+    const roundTrip = (uri: string, status = '200', metadata: string | null = embedded) => {
+      const e = event('origin-response', uri);
+      const request = handleRequest(e.Records[0].cf.request, config) as CloudFrontRequest;
+      const response: CloudFrontOriginResponse = { ...e.Records[0].cf.response!, status, headers: { ...e.Records[0].cf.response!.headers } };
+      if (metadata !== null) response.headers[SIGNATURE_HEADER] = [{ key: 'x-amz-meta-pkgrepo-signature', value: metadata }];
+      return { request, response: handleOriginResponse(request, response, config) };
+    };
+
+    it('replaces the body with the embedded signature, with the signature\'s headers', () => {
+      const { request, response } = roundTrip('/arch/core/os/x86_64/core.db.sig');
+      expect(request.uri).toBe('/arch/core/os/x86_64/core.db.tar.gz');
+      expect(response).toMatchObject({ status: '200', body: embedded, bodyEncoding: 'base64' });
+      expect(Buffer.from(response.body!, 'base64').toString()).toBe(signature);
+      expect(header(response, 'content-type')).toBe('application/pgp-signature');
+      expect(header(response, 'cache-control')).toBe('public, no-cache');
+      expect(response.headers[SIGNATURE_HEADER]).toBeUndefined();
+      // the manifest's etag: CloudFront revalidates the signature by the manifest it came from
+      expect(header(response, 'etag')).toBe('"9d3a8e9b6f5a8c1b0c7d2e3f4a5b6c7d"');
+    });
+
+    it('keeps a revalidation (304) as it is, with the signature\'s headers', () => {
+      const { response } = roundTrip('/yum/el/9/x86_64/repodata/repomd.xml.asc', '304', null);
+      expect(response.status).toBe('304');
+      expect(response.body).toBeUndefined();
+      expect(header(response, 'content-type')).toBe('application/pgp-signature');
+    });
+
+    it('answers 404, never cached, when the manifest carries no signature (published by an older version)', () => {
+      for (const metadata of [null, '', 'not base64!']) {
+        const { response } = roundTrip('/yum/el/9/x86_64/repodata/repomd.xml.asc', '200', metadata);
+        expect(response).toMatchObject({ status: '404', bodyEncoding: 'text' });
+        expect(response.body).toContain('is not embedded in the manifest it signs yet');
+        expect(header(response, 'cache-control')).toBe('no-store');
+        expect(header(response, 'etag')).toBeUndefined();
+      }
+    });
+
+    it('passes a missing manifest on as a 404', () => {
+      const { response } = roundTrip('/yum/el/9/x86_64/repodata/repomd.xml.asc', '404', null);
+      expect(response.status).toBe('404');
+      expect(response.body).toBeUndefined();
+    });
+
+    it('serves the manifest itself untouched, without the metadata header', () => {
+      const { response } = roundTrip('/yum/el/9/x86_64/repodata/repomd.xml');
+      expect(response.status).toBe('200');
+      expect(response.body).toBeUndefined();
+      expect(response.headers[SIGNATURE_HEADER]).toBeUndefined();
+      expect(header(response, 'content-type')).toBe('application/xml');
+    });
   });
 });
 
@@ -252,7 +318,19 @@ describe('the bundled handler (assets/edge/index.js)', () => {
     );
     expect(viewer.body).toContain('URIs: https://packages.example.com/apt/\nSuites: bookworm\n');
     expect(origin.uri).toBe('/yum/index.html');
-    expect(response.headers['cache-control'][0].value).toBe('public, max-age=60, must-revalidate');
+    expect(response.headers['cache-control'][0].value).toBe('public, no-cache');
+  });
+
+  it('answers a detached signature from the manifest\'s metadata', async () => {
+    const [request] = await run(event('origin-request', '/arch/core/os/x86_64/core.files.sig'));
+    const answer = event('origin-response', '/');
+    answer.Records[0].cf.request.uri = request.uri;
+    answer.Records[0].cf.request.headers = request.headers;
+    answer.Records[0].cf.response!.headers[SIGNATURE_HEADER] = [{ key: 'x-amz-meta-pkgrepo-signature', value: 'iHUEABYKAB0=' }];
+    const [response] = await run(answer);
+    expect(request.uri).toBe('/arch/core/os/x86_64/core.files.tar.gz');
+    expect(response).toMatchObject({ status: '200', body: 'iHUEABYKAB0=', bodyEncoding: 'base64' });
+    expect(response.headers['content-type'][0].value).toBe('application/pgp-signature');
   });
 
   it('checks tokens against SSM, once per cache period', async () => {

@@ -25,9 +25,7 @@ describe('route', () => {
     ['/alpine/keys/ops.rsa.pub', 'alpine/keys/ops.rsa.pub'],
     // pacman links
     ['/arch/core/os/x86_64/core.db', 'arch/core/os/x86_64/core.db.tar.gz'],
-    ['/arch/core/os/x86_64/core.db.sig', 'arch/core/os/x86_64/core.db.tar.gz.sig'],
     ['/arch/core/os/x86_64/core.files', 'arch/core/os/x86_64/core.files.tar.gz'],
-    ['/arch/core/os/x86_64/core.files.sig', 'arch/core/os/x86_64/core.files.tar.gz.sig'],
     ['/arch/core/os/x86_64/core.db.tar.gz', 'arch/core/os/x86_64/core.db.tar.gz'],
     ['/arch/core/os/x86_64/hello-1.0-1-x86_64.pkg.tar.zst', 'arch/core/os/x86_64/hello-1.0-1-x86_64.pkg.tar.zst'],
     // configured names only
@@ -46,6 +44,29 @@ describe('route', () => {
     ['/yum/keys/RPM-GPG-KEY-other', 'yum/keys/RPM-GPG-KEY-other'],
   ])('%s -> origin %s', (uri, key) => {
     expect(route(uri, config)).toEqual({ kind: 'origin', key });
+  });
+
+  it.each([
+    // a detached signature is answered from the manifest it signs (its metadata): one object, one generation
+    ['/yum/repodata/repomd.xml.asc', 'yum/repodata/repomd.xml', 'yum/repodata/repomd.xml.asc'],
+    ['/yum/el/9/x86_64/repodata/repomd.xml.asc', 'yum/el/9/x86_64/repodata/repomd.xml', 'yum/el/9/x86_64/repodata/repomd.xml.asc'],
+    ['/arch/core/os/x86_64/core.db.sig', 'arch/core/os/x86_64/core.db.tar.gz', 'arch/core/os/x86_64/core.db.tar.gz.sig'],
+    ['/arch/core/os/x86_64/core.files.sig', 'arch/core/os/x86_64/core.files.tar.gz', 'arch/core/os/x86_64/core.files.tar.gz.sig'],
+    ['/arch/core/os/x86_64/core.db.tar.gz.sig', 'arch/core/os/x86_64/core.db.tar.gz', 'arch/core/os/x86_64/core.db.tar.gz.sig'],
+    ['/arch/core/os/x86_64/c%2B%2B.db.sig', 'arch/core/os/x86_64/c%2B%2B.db.tar.gz', 'arch/core/os/x86_64/c%2B%2B.db.tar.gz.sig'],
+  ])('%s -> origin %s, answered with the signature embedded in it', (uri, key, signatureOf) => {
+    expect(route(uri, config)).toEqual({ kind: 'origin', key, signatureOf });
+  });
+
+  it.each([
+    // other signatures are objects of their own
+    '/arch/core/os/x86_64/hello-1.0-1-x86_64.pkg.tar.zst.sig',
+    '/apt/dists/stable/Release.gpg',
+    '/yum/keys/repository.asc',
+    '/yum/repodata/other.xml.asc',
+    '/apt/repodata/repomd.xml.asc',
+  ])('%s is an object of its own', (uri) => {
+    expect(route(uri, config)).toEqual({ kind: 'origin', key: uri.slice(1) });
   });
 
   it.each([

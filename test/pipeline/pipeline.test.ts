@@ -1,4 +1,4 @@
-import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchBytes, statsSince, testKeys, VISIBILITY_TIMEOUT_MS, yumIndexNames } from './support';
 import { buildRpm } from '../../src/formats/rpm';
@@ -143,8 +143,14 @@ describe('the local pipeline\'s parts (yum and apt on one bucket, no client)', (
     expect(got.headers.get('etag')).toMatch(/^"[0-9a-f]{32}"$/);
     const head = await fetch(url, { method: 'HEAD' });
     expect([head.status, head.headers.get('content-length')]).toEqual([200, String(bytes.length)]);
-    // a manifest gets the edge's short manifest policy (the host's manifest TTL, 60 s by default)
-    expect((await fetch(`${yum().url}el/x86_64/repodata/repomd.xml`)).headers.get('cache-control')).toBe('public, max-age=60, must-revalidate');
+    // a manifest gets the edge's short manifest policy (the host's manifest TTL, 60 s by default);
+    // one checked against a detached signature is revalidated every time, and its signature comes from it
+    expect((await fetch(`${yum().url}el/x86_64/`)).headers.get('cache-control')).toBe('public, max-age=60, must-revalidate');
+    expect((await fetch(`${yum().url}el/x86_64/repodata/repomd.xml`)).headers.get('cache-control')).toBe('public, no-cache');
+    const asc = await fetch(`${yum().url}el/x86_64/repodata/repomd.xml.asc`);
+    expect([asc.status, asc.headers.get('content-type'), asc.headers.get('cache-control')]).toEqual([200, 'application/pgp-signature', 'public, no-cache']);
+    const stored = await pipeline.client.send(new GetObjectCommand({ Bucket: pipeline.bucket, Key: 'yum/el/x86_64/repodata/repomd.xml.asc' }));
+    expect(await asc.text()).toBe(await stored.Body!.transformToString());
     expect((await fetch(`${yum().url}el/x86_64/missing.rpm`)).status).toBe(404);
     expect((await fetch(`${pipeline.url}/elsewhere/x86_64/stray-1.0-1.x86_64.rpm`)).status).toBe(404); // outside every prefix
     expect((await fetch(`${pipeline.url}/yum/%E0%A4%A.rpm`)).status).toBe(400);

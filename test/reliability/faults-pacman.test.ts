@@ -70,10 +70,6 @@ describe('crash consistency: pacman, judged by the real pacman', () => {
     const engine = (storage: Storage) => ({ storage, format: pacmanFormat(), keys: { pgp: signer }, graceMs: 0, minGenerations: 1 });
     const summary = await runFaultCampaign({
       name: 'pacman',
-      signaturePairs: [
-        ['extra/os/x86_64/extra.db.tar.gz', 'extra/os/x86_64/extra.db.tar.gz.sig'],
-        ['extra/os/x86_64/extra.files.tar.gz', 'extra/os/x86_64/extra.files.tar.gz.sig'],
-      ],
       engine,
       stateA: listing(['alpha', 'beta', 'gamma']),
       stateB: listing(['alpha', 'gamma', 'delta', 'epsilon']),

@@ -50,18 +50,7 @@ export interface FormatScenario {
    * (apt's cached lists). `before` runs against state A, `after` returns the listing.
    */
   readonly cachedClient?: (url: string) => Promise<{ after: () => Promise<ClientListing>; dispose: () => Promise<void> }>;
-  /**
-   * Fixed-name manifests and their detached signatures, [manifest, signature] (yum
-   * repomd.xml + .asc, pacman databases + .sig). Two objects cannot be replaced at once: a
-   * crash after one member of a pair and before the other leaves a pair the client refuses
-   * with a signature error until the redelivery publishes again. Such a fault is counted
-   * apart; everything else (convergence) is still required of it.
-   */
-  readonly signaturePairs?: ReadonlyArray<readonly [string, string]>;
 }
-
-/** A client's refusal because a detached signature does not match its manifest. */
-const SIGNATURE_REFUSAL = /GPG signature verification error|invalid or corrupted database \(PGP signature\)|signature .* is invalid/i;
 
 /** Counts of one campaign, for the summary line. */
 export interface CampaignSummary {
@@ -72,8 +61,6 @@ export interface CampaignSummary {
   readonly sawNew: number;
   /** Client runs made (fresh clients, cached clients excluded). */
   readonly clientRuns: number;
-  /** Faults between the two writes of a manifest/signature pair (see `signaturePairs`), refused until redelivery. */
-  readonly pairWindow: number;
 }
 
 /** One fault's outcome, kept for the failure message. */
@@ -175,15 +162,6 @@ async function campaign(scenario: FormatScenario, work: string): Promise<Campaig
   const outcomes: FaultOutcome[] = [];
   let sawOld = 0;
   let sawNew = 0;
-  let pairWindow = 0;
-  /** A put of one member of a pair whose other member the run wrote before it. */
-  const inPairWindow = (planned: Operation): boolean => {
-    if (planned.kind !== 'put') return false;
-    const pair = scenario.signaturePairs?.find((p) => p.includes(planned.key));
-    if (!pair) return false;
-    const partner = pair[0] === planned.key ? pair[1] : pair[0];
-    return writes.some((o) => o.kind === 'put' && o.key === partner && o.groupIndex < planned.groupIndex);
-  };
 
   const inject = async (target: 'write' | 'read', at: number, planned: Operation): Promise<void> => {
     const label = `${target} fault #${at} (${planned.kind} ${planned.key})`;
@@ -220,8 +198,7 @@ async function campaign(scenario: FormatScenario, work: string): Promise<Campaig
             verdicts.set(key, seen);
           } catch (e) {
             const message = (e as Error).message;
-            if (target === 'write' && inPairWindow(planned) && SIGNATURE_REFUSAL.test(message)) pairWindow++;
-            else problems.push(`the client refused the repository after the fault: ${message.split('\n').slice(0, 6).join(' | ')}`);
+            problems.push(`the client refused the repository after the fault: ${message.split('\n').slice(0, 6).join(' | ')}`);
           }
         }
         if (seen !== undefined) {
@@ -277,7 +254,7 @@ async function campaign(scenario: FormatScenario, work: string): Promise<Campaig
 
   const failures = outcomes.filter((o) => o.problem !== undefined).map((o) => `${o.label}: ${o.problem}`);
   expect(failures, `operations of the fault-free run:\n  ${formatOps(recorder.operations)}\n`).toEqual([]);
-  return { writeFaults: writes.length, readFaults: reads.length, sawOld, sawNew, clientRuns, pairWindow };
+  return { writeFaults: writes.length, readFaults: reads.length, sawOld, sawNew, clientRuns };
 }
 
 /** The package keys of the unit's stored index, read with our own loader. */
@@ -291,8 +268,5 @@ async function loadedKeys(scenario: FormatScenario, dir: string, change: { upser
 
 /** The summary line of a campaign. */
 export function summaryLine(format: string, s: CampaignSummary): string {
-  const window = s.pairWindow > 0
-    ? `; ${s.pairWindow} between a manifest and its detached signature refused until redelivery (the documented window)`
-    : '';
-  return `faults ${format}: ${s.writeFaults} write faults, ${s.readFaults} read faults injected; accepted: old state ${s.sawOld}, new state ${s.sawNew}${window}; converged on redelivery`;
+  return `faults ${format}: ${s.writeFaults} write faults, ${s.readFaults} read faults injected; accepted: old state ${s.sawOld}, new state ${s.sawNew}; converged on redelivery`;
 }

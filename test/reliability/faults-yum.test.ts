@@ -70,7 +70,6 @@ describe('crash consistency: yum, judged by the real dnf', () => {
     const engine = (storage: Storage) => ({ storage, format: yumFormat(), keys, graceMs: 0, minGenerations: 1 });
     const summary = await runFaultCampaign({
       name: 'yum',
-      signaturePairs: [['repodata/repomd.xml', 'repodata/repomd.xml.asc']],
       engine,
       stateA: listing(['alpha', 'beta', 'gamma']),
       stateB: listing(['alpha', 'gamma', 'delta', 'epsilon']),

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { storageContract } from './storage-contract';
 import { InvalidKeyError } from '../../src/storage/keys';
-import { LocalStorage, TEMP_FILE_PREFIX } from '../../src/storage/local';
+import { LocalStorage, METADATA_FOLDER_PREFIX, TEMP_FILE_PREFIX } from '../../src/storage/local';
 import { PreconditionFailedError, type ObjectInfo } from '../../src/storage/storage';
 
 const created: string[] = [];
@@ -90,6 +90,21 @@ describe('LocalStorage', () => {
     await fs.writeFile(path.join(root, 'a', `${TEMP_FILE_PREFIX}abandoned`), 'partial');
     expect(await keysOf(storage.list(''))).toEqual(['a/real']);
     await expect(storage.put(`a/${TEMP_FILE_PREFIX}x`, 'x')).rejects.toThrow(InvalidKeyError);
+  });
+
+  it('keeps metadata in a hidden folder beside the object: current version and two before it, gone with the object', async () => {
+    for (let i = 1; i <= 5; i++) await storage.put('repo/repomd.xml', `v${i}`, { metadata: { 'pkgrepo-signature': `c2lnJ${i}` } });
+    const folder = path.join(root, 'repo', `${METADATA_FOLDER_PREFIX}repomd.xml`);
+    expect(await fs.readdir(folder)).toHaveLength(3);
+    expect((await storage.head('repo/repomd.xml'))?.metadata).toEqual({ 'pkgrepo-signature': 'c2lnJ5' });
+    expect(await keysOf(storage.list(''))).toEqual(['repo/repomd.xml']);
+    await expect(storage.put(`repo/${METADATA_FOLDER_PREFIX}x/y`, 'no')).rejects.toThrow(InvalidKeyError);
+    // a file replaced by another program (here: copied over) has no metadata of its own
+    await fs.copyFile(path.join(root, 'repo', 'repomd.xml'), path.join(root, 'copy'));
+    await fs.rename(path.join(root, 'copy'), path.join(root, 'repo', 'repomd.xml'));
+    expect((await storage.head('repo/repomd.xml'))?.metadata).toBeUndefined();
+    await storage.delete('repo/repomd.xml');
+    expect(await filesUnder(root)).toEqual([]);
   });
 
   it('removes directories emptied by delete, so the name can become an object', async () => {

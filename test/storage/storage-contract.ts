@@ -69,6 +69,23 @@ export function storageContract(name: string, create: () => Promise<Storage>, op
       expect(await collect(storage.list('nope/'))).toEqual([]);
     });
 
+    it('keeps user metadata with the version it was written with', async () => {
+      const signature = Buffer.from('-----BEGIN PGP SIGNATURE-----\n\nwnUEABYKAB0WIQ==\n-----END PGP SIGNATURE-----\n').toString('base64');
+      await storage.put('repodata/repomd.xml', '<repomd>1</repomd>', { metadata: { 'pkgrepo-signature': signature } });
+      expect((await storage.head('repodata/repomd.xml'))?.metadata).toEqual({ 'pkgrepo-signature': signature });
+      // listings do not carry metadata, and do not show where it is kept
+      expect((await collect(storage.list('repodata/'))).map((i) => [i.key, i.metadata])).toEqual([['repodata/repomd.xml', undefined]]);
+      // a new version has its own metadata, or none
+      await storage.put('repodata/repomd.xml', '<repomd>2</repomd>', { metadata: { 'pkgrepo-signature': 'AAAA' } });
+      expect((await storage.head('repodata/repomd.xml'))?.metadata).toEqual({ 'pkgrepo-signature': 'AAAA' });
+      await storage.put('repodata/repomd.xml', '<repomd>3</repomd>');
+      expect((await storage.head('repodata/repomd.xml'))?.metadata).toBeUndefined();
+      await storage.put('repodata/repomd.xml', '<repomd>4</repomd>', { metadata: { 'pkgrepo-signature': 'BBBB' } });
+      await storage.delete('repodata/repomd.xml');
+      expect(await storage.head('repodata/repomd.xml')).toBeUndefined();
+      expect(await collect(storage.list(''))).toEqual([]);
+    });
+
     it('stores, describes and returns an object', async () => {
       const before = Date.now();
       const put = await storage.put('repo/a.txt', 'hello world\n');
