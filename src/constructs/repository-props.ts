@@ -55,8 +55,8 @@ export interface RetentionOptions {
 
   /**
    * Whether the package files of versions that leave the index are deleted from the bucket too,
-   * after the new index is published. Otherwise they stay, unlisted (and reconcile leaves them
-   * out of the index).
+   * after the new index is published, with what belongs to them (pacman: the package's `.sig`).
+   * Otherwise they stay, unlisted (and reconcile leaves them out of the index).
    *
    * @default false
    */

@@ -324,7 +324,10 @@ async function attemptUnit(
   await journal.save(storage); // dates the listing had to look up
   log(`published ${unit.id}: ${entries.size} packages (+${changes.added.length} -${changes.removed.length})`);
   if (retention?.deleteObjects) {
-    for (const key of changes.pruned) await storage.delete(key);
+    for (const key of changes.pruned) {
+      await storage.delete(key);
+      for (const companion of format.companionKeys?.(key) ?? []) await storage.delete(companion);
+    }
   }
   const collected = await collectGarbage({
     storage,

@@ -109,6 +109,11 @@ export interface RepositoryFormat<E extends IndexedPackage = IndexedPackage> {
    * render returns are written unconditionally.
    */
   manifestKeys(unit: RepositoryUnit): string[];
+  /**
+   * Objects that belong with a package and go when it goes (pacman's detached `<package>.sig`):
+   * retention with `deleteObjects` deletes them with it. @default - none
+   */
+  companionKeys?(key: string): string[];
   /** Does this key name a package file of this format? */
   isPackage(key: string): boolean;
   /** The unit a package key belongs to, or undefined when the layout rule excludes it. */

@@ -250,10 +250,13 @@ describe.each(SUBJECTS)('engine reliability: $name', (subject) => {
 
     // a newer upload pushes the oldest kept version out; deleteObjects removes its object after the publish
     const newest = await upload('alpha', '1.11');
+    // pacman: a package's detached signature beside it goes with it
+    if (subject.name === 'pacman') await storage.put(`${kept[0]}.sig`, 'a detached signature');
     const next = await syncAll(options({ retention: { ...retention, deleteObjects: true } }));
     expect(next.units[0].pruned).toEqual([kept[0]]);
     expect(next.units[0].added.map((e) => e.key)).toEqual([newest.key]);
     expect(await storage.head(kept[0])).toBeUndefined();
+    expect(await storage.head(`${kept[0]}.sig`)).toBeUndefined();
     expect(Object.keys(await indexed()).sort()).toEqual([...kept.slice(1), newest.key, other.key].sort());
   });
 });

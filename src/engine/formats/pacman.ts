@@ -89,6 +89,7 @@ export function pacmanFormat(options: PacmanFormatOptions = {}): RepositoryForma
     manifestKeys: (unit) => manifestKeys(unit, options.localLinks ?? false),
     isPackage: (key) => isPackageFileName(path.basename(key)),
     unitOf: (key) => unitOfDirectory(directoryOf(key)),
+    companionKeys: (key) => [`${key}.sig`],
     unitsOfMetadata: (key) => {
       const root = directoryOf(key);
       const unit = unitOfDirectory(root);
