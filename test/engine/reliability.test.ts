@@ -185,6 +185,30 @@ describe.each(SUBJECTS)('engine reliability: $name', (subject) => {
     expect(rewrite.rejected.map((r) => r.code)).toEqual(['changed-bytes']);
   });
 
+  if (subject.name === 'apt') {
+    it('loads the index its Release names (by-hash), not fixed-name Packages files that a losing writer replaced', async () => {
+      const a = await upload('alpha', '1.0');
+      await syncAll(options());
+      // another writer's view of the distribution (only zeta), in the fixed-name Packages files:
+      // what a writer outside the queue leaves when it loses the race for the Release
+      const elsewhere = await mkdtemp(path.join(tmpdir(), 'reliability-loser-'));
+      try {
+        const loser = new LocalStorage(elsewhere);
+        await loser.put(subject.key('zeta', '9.0'), await subject.build('zeta', '9.0'));
+        await syncAll({ storage: loser, format: subject.format(), keys, now: () => NOW });
+        for await (const info of loser.list('dists/')) {
+          if (/\/Packages(\.gz)?$/.test(info.key)) await storage.put(info.key, (await loser.get(info.key))!);
+        }
+      } finally {
+        await rm(elsewhere, { recursive: true, force: true });
+      }
+      const b = await upload('beta', '1.0');
+      const report = await applyChanges(options(), { upserted: [b.key] });
+      expect(report.units[0].added.map((e) => e.key)).toEqual([b.key]);
+      expect(Object.keys(await indexed()).sort()).toEqual([a.key, b.key].sort());
+    });
+  }
+
   if (subject.name !== 'apk') {
     // apk names every package file after its name and version: no second key can hold them
     it("refuses a second upload of an indexed name+version+arch under another key ('duplicate-version')", async () => {

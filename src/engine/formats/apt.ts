@@ -137,19 +137,41 @@ async function readPackage(pkg: PackageObject, u: RepositoryUnit): Promise<AptEn
  * dpkg-scanpackages', uncompressed preferred) is parsed and its stanzas rendered again.
  * Stanzas whose Filename is outside this distribution's pool, or that lack one of MD5sum,
  * SHA1 and SHA256, are left out: the engine then reads those packages again.
+ *
+ * Each Packages file is read from the by-hash copy the Release names, when there is one: the
+ * fixed-name copies are not written conditionally (only the Release files are), so a writer
+ * outside the queue that loses the race for the Release may still have replaced them with its
+ * own view, which the next publish must not load.
  */
 async function loadIndex(storage: Storage, u: RepositoryUnit): Promise<UnitIndex<AptEntry> & { state: AptState }> {
   const prefix = distsPrefix(u);
   const forms = new Map<string, string[]>();
   let releaseKey: string | undefined;
   let inReleaseKey: string | undefined;
+  const listed = new Set<string>();
   for await (const info of storage.list(prefix)) {
     const rest = info.key.slice(prefix.length);
+    listed.add(info.key);
     if (rest === 'Release') releaseKey = info.key;
     if (rest === 'InRelease') inReleaseKey = info.key;
     const m = /^([^/]+\/binary-[^/]+)\/(Packages(?:\.gz|\.xz|\.zst)?)$/.exec(rest);
     if (m) forms.set(m[1], [...(forms.get(m[1]) ?? []), m[2]]);
   }
+
+  let release: Release | undefined;
+  const releaseBytes = releaseKey ? await storage.get(releaseKey) : undefined;
+  if (releaseBytes) {
+    release = readRelease(releaseBytes, releaseKey);
+  } else if (inReleaseKey) {
+    const signed = await storage.get(inReleaseKey);
+    if (signed) release = readRelease(clearsignedText(signed, inReleaseKey), inReleaseKey);
+  }
+  /** The key to read `<dir>/<name>` from: the by-hash copy the Release names, when it is there. */
+  const sourceOf = (dir: string, name: string): string => {
+    const listedIn = release?.acquireByHash ? release.files.find((f) => f.path === `${dir}/${name}`) : undefined;
+    const byHash = listedIn && `${prefix}${dir}/by-hash/SHA256/${listedIn.sha256}`;
+    return byHash && listed.has(byHash) ? byHash : `${prefix}${dir}/${name}`;
+  };
 
   const entries = new Map<string, AptEntry>();
   const chunks = new Map<string, PackagesChunk[]>();
@@ -162,13 +184,13 @@ async function loadIndex(storage: Storage, u: RepositoryUnit): Promise<UnitIndex
     return place && place.unit.id === u.id ? place.component : undefined;
   };
   for (const [dir, names] of [...forms].sort(([a], [b]) => a.localeCompare(b))) {
-    const ours = names.includes('Packages.gz') ? await loadOwnPackages(storage, `${prefix}${dir}/Packages.gz`, entries, (s) => loadedEntry(u, s, placeOf)) : undefined;
+    const ours = names.includes('Packages.gz') ? await loadOwnPackages(storage, sourceOf(dir, 'Packages.gz'), entries, (s) => loadedEntry(u, s, placeOf)) : undefined;
     if (ours) {
       chunks.set(dir, ours);
       continue;
     }
     const name = PACKAGES_FORMS.find((n) => names.includes(n))!;
-    const key = `${prefix}${dir}/${name}`;
+    const key = sourceOf(dir, name);
     const bytes = await storage.get(key);
     if (!bytes) continue;
     const text = await decompressAll(bytes, compressionOfName(name), MAX_PACKAGES_BYTES);
@@ -177,15 +199,6 @@ async function loadIndex(storage: Storage, u: RepositoryUnit): Promise<UnitIndex
       const entry = entryOf(u, stanza);
       if (entry && !entries.has(entry.key)) entries.set(entry.key, entry);
     }
-  }
-
-  let release: Release | undefined;
-  const releaseBytes = releaseKey ? await storage.get(releaseKey) : undefined;
-  if (releaseBytes) {
-    release = readRelease(releaseBytes, releaseKey);
-  } else if (inReleaseKey) {
-    const signed = await storage.get(inReleaseKey);
-    if (signed) release = readRelease(clearsignedText(signed, inReleaseKey), inReleaseKey);
   }
   return { entries, state: { release, chunks } };
 }

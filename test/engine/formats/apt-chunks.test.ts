@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -44,7 +45,8 @@ describe('apt updates reuse the unchanged chunks of Packages.gz', () => {
 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  it('adding a package reads only Packages.gz, the Release and the package, and compresses one chunk', async () => {
+  it('adding a package reads only the Release, Packages.gz (its by-hash copy) and the package, and compresses one chunk', async () => {
+    const gzDigest = createHash('sha256').update(readFileSync(path.join(root, `${PACKAGES}.gz`))).digest('hex');
     const before = members(root).length;
     expect(before).toBeGreaterThan(3);
     expect(reused(root)).toBe(before);
@@ -52,7 +54,8 @@ describe('apt updates reuse the unchanged chunks of Packages.gz', () => {
     const storage = new MeteredStorage(new LocalStorage(root));
     const report = await applyChanges(options(storage, 9), { upserted: [key] });
     expect(report.units[0].added.map((a) => a.key)).toEqual([key]);
-    expect(storage.keysRead.filter((k) => !k.startsWith('.pkgrepo/'))).toEqual([`${PACKAGES}.gz`, 'dists/stable/Release', key]);
+    const byHash = `${PACKAGES.slice(0, PACKAGES.lastIndexOf('/'))}/by-hash/SHA256/${gzDigest}`;
+    expect(storage.keysRead.filter((k) => !k.startsWith('.pkgrepo/'))).toEqual(['dists/stable/Release', byHash, key]);
     expect(reused(root)).toBe(members(root).length - 1);
     const plain = readFileSync(path.join(root, PACKAGES));
     expect(Buffer.compare(zlib.gunzipSync(readFileSync(path.join(root, `${PACKAGES}.gz`))), plain)).toBe(0);
