@@ -24,10 +24,10 @@ export const SIGNATURE_HEADER = `x-amz-meta-${SIGNATURE_METADATA}`;
 
 /**
  * The largest signature, in bytes, that fits: S3 allows 2 KB of user metadata per object (names
- * and values), and base64 takes 4 characters for every 3 bytes. An armored RSA-4096 signature
- * is about 880 bytes, an Ed25519 one about 230.
+ * and values, with the engine's other entry), and base64 takes 4 characters for every 3 bytes.
+ * An armored RSA-4096 signature is about 880 bytes, an Ed25519 one about 230.
  */
-export const MAX_EMBEDDED_SIGNATURE_BYTES = 1_400;
+export const MAX_EMBEDDED_SIGNATURE_BYTES = 1_300;
 
 /** The extensions of a detached signature, after the name of the object it signs. */
 const SIGNATURE_SUFFIXES = ['.asc', '.sig'] as const;

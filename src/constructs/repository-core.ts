@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, Token } from 'aws-cdk-lib';
+import { CfnOutput, Duration, FileSystem, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecr_assets from 'aws-cdk-lib/aws-ecr-assets';
@@ -10,6 +10,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, type IConstruct } from 'constructs';
 import { acknowledge, wildcardResourceFinding } from './acknowledge';
 import { assetDirectory } from './assets';
@@ -216,6 +217,15 @@ export class RepositoryCore extends Construct {
         // src/handlers/contract.ts ReconcileMessage; the time keeps content-based deduplication from dropping it
         message: events.RuleTargetInput.fromObject({ reconcile: true, time: events.EventField.time }),
       }));
+      this.reconcileOnDeployment(messageGroupId, {
+        code: indexerCodeFingerprint(),
+        format: descriptor.format,
+        formatOptions: descriptor.formatOptions,
+        key: key.privateKeyParameterName,
+        passphrase: key.passphraseParameterName,
+        sameVersionPolicy: props.sameVersionPolicy,
+        retention: props.retention && retentionJson(this, props.retention),
+      });
     }
 
     this.rejectedPackagesAlarm = new cloudwatch.Alarm(this, 'RejectedPackagesAlarm', {
@@ -281,6 +291,44 @@ export class RepositoryCore extends Construct {
     const principal = grantee.grantPrincipal;
     if (!Construct.isConstruct(principal)) return;
     acknowledge(principal, Object.fromEntries(arns.map((arn) => [wildcardResourceFinding(this, arn), reason])));
+  }
+
+  /**
+   * A reconcile right after every deployment that changes what the indexer does (its code, its
+   * format options, its key, its policies): the repository is brought in line at once, and is
+   * published again when its manifests were signed with another key or by an earlier version,
+   * instead of at the next upload or scheduled run. The message goes into the repository's
+   * FIFO group, after the indexer and its event source exist.
+   */
+  private reconcileOnDeployment(messageGroupId: string, deployment: Record<string, unknown>): void {
+    const send: cr.AwsSdkCall = {
+      service: 'SQS',
+      action: 'sendMessage',
+      parameters: {
+        QueueUrl: this.queue.queueUrl,
+        MessageGroupId: messageGroupId,
+        // src/handlers/contract.ts ReconcileMessage; a new deployment is a new body (content-based deduplication)
+        MessageBody: Stack.of(this).toJsonString({ reconcile: true, time: 'deployment', deployment }),
+      },
+      physicalResourceId: cr.PhysicalResourceId.of('reconcile-on-deployment'),
+    };
+    const resource = new cr.AwsCustomResource(this, 'ReconcileOnDeployment', {
+      resourceType: 'Custom::PackageRepositoryReconcile',
+      onCreate: send,
+      onUpdate: send,
+      policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.queue.queueArn] })]),
+      installLatestAwsSdk: false,
+    });
+    resource.node.addDependency(this.indexer);
+    // the one function aws-cdk-lib shares between every AwsCustomResource of the stack: the scope of its role
+    const singleton = (resource.grantPrincipal as iam.Role).node.scope;
+    if (singleton) {
+      acknowledge(singleton, {
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]':
+          'The AwsCustomResource function of aws-cdk-lib writes only its own logs; its SQS permission is the policy of each resource, on its queue alone.',
+        'AwsSolutions-L1': 'The AwsCustomResource function of aws-cdk-lib chooses its own runtime.',
+      });
+    }
   }
 
   private createIndexer(packaging: IndexerPackaging, timeout: Duration, memorySize: number, owner: IConstruct): lambda.Function {
@@ -360,6 +408,14 @@ function validate(scope: IConstruct, prefix: string, timeout: Duration, memorySi
   if (ageThreshold && !ageThreshold.isUnresolved() && ageThreshold.toSeconds() < 60) {
     throw new Error(`${where}: messageAgeAlarmThreshold must be at least 1 minute, got ${ageThreshold.toHumanString()}`);
   }
+}
+
+let indexerCode: string | undefined;
+
+/** A fingerprint of the indexer's code (its bundle and Dockerfile), computed once per process. */
+function indexerCodeFingerprint(): string {
+  indexerCode ??= FileSystem.fingerprint(assetDirectory('indexer'));
+  return indexerCode;
 }
 
 function validateReconcile(scope: IConstruct, props: RepositoryProps): void {

@@ -150,6 +150,9 @@ export interface RepositoryProps {
    * (a `Repository Reconciled` event says what changed). The schedule's message goes through the
    * repository's FIFO queue, in order with the upload events. Packages already indexed are not
    * read again, so a run that finds nothing to do only lists the bucket and reads the indexes.
+   * A reconcile also runs right after each deployment that changes the indexer (its code, key,
+   * format options or policies): a repository signed with a replaced key, or published by an
+   * earlier version, is signed and published again then.
    *
    * @default true
    */

@@ -266,9 +266,12 @@ async function attemptUnit(
   // a publish that stopped between its first and last manifest left them mixed: publish again
   const interrupted = (await storage.head(publishingMarkerKey(unit))) !== undefined;
   if (interrupted) log(`the last publish of ${unit.id} was interrupted: publishing again`);
-  // a signed manifest published before signatures were embedded (an older version): publish again
-  const unembedded = manifestsMissingSignature(heads);
-  if (unembedded.length) log(`${unembedded.join(', ')} carries no embedded signature: publishing again`);
+  // manifests signed with other keys (a rotation), or lacking the signature they should carry (an
+  // older version, a copied tree): sign and publish again. An index another tool signed with the
+  // same keys records no signer and is taken as it is.
+  const signer = signerOf(options.keys);
+  const resign = [...manifestsSignedByOthers(heads, signer), ...manifestsMissingSignature(heads)];
+  if (resign.length) log(`${resign.join(', ')}: signed with other keys or missing its embedded signature: publishing again`);
   const index = await format.loadIndex(storage, unit);
   const hadIndex = index.entries.size > 0 || (await hasPublishedIndex(options, unit));
   const journal = await ObjectJournal.load(storage, unit);
@@ -310,13 +313,13 @@ async function attemptUnit(
   const report = {
     unit, added: changes.added, removed: changes.removed, rejected: changes.rejected, replaced: changes.replaced, pruned: changes.pruned,
   };
-  if (!changes.changed && hadIndex && index.stale !== true && !interrupted && unembedded.length === 0) {
+  if (!changes.changed && hadIndex && index.stale !== true && !interrupted && resign.length === 0) {
     await journal.save(storage);
     return { ...report, published: false, packageCount: changes.entries.size, collected: [] };
   }
   const entries = changes.entries;
   const files = await format.render(unit, entries, index, { keys: options.keys, now });
-  await publish(storage, files, manifests, publishingMarkerKey(unit));
+  await publish(storage, files, manifests, publishingMarkerKey(unit), signer);
   // what this publish decided holds only once it is published
   await journal.save(storage);
   // a page a person can browse, written after the index it describes
@@ -431,14 +434,36 @@ async function readManifests(storage: Storage, keys: readonly string[]): Promise
   return new Map(await Promise.all(keys.map(async (key) => [key, await storage.head(key)] as const)));
 }
 
+/**
+ * The metadata name, on every manifest the engine writes, of the keys it was signed with: a run
+ * with other keys (a rotation) publishes again, so the repository never stays signed with a
+ * key its clients may no longer trust.
+ */
+export const SIGNER_METADATA = 'pkgrepo-signer';
+
+/** Published manifests that record other signing keys than `signer`. */
+function manifestsSignedByOthers(heads: ReadonlyMap<string, ObjectInfo | undefined>, signer: string): string[] {
+  return [...heads].filter(([, info]) => {
+    const recorded = info?.metadata?.[SIGNER_METADATA];
+    return recorded !== undefined && recorded !== signer;
+  }).map(([key]) => key);
+}
+
 /** Published manifests whose detached signature is published too but not embedded in them (see detached-signatures.ts). */
 function manifestsMissingSignature(heads: ReadonlyMap<string, ObjectInfo | undefined>): string[] {
   const keys = [...heads.keys()];
-  return keys.filter((key) => {
+  return keys.flatMap((key) => {
     const manifest = signedManifestOf(key, keys);
-    return manifest !== undefined && heads.get(key) !== undefined && heads.get(manifest) !== undefined
+    const missing = manifest !== undefined && heads.get(key) !== undefined && heads.get(manifest) !== undefined
       && heads.get(manifest)!.metadata?.[SIGNATURE_METADATA] === undefined;
-  }).map((key) => signedManifestOf(key, keys)!);
+    return missing ? [manifest] : [];
+  });
+}
+
+/** A short, stable identity of the signing keys (their public halves). */
+function signerOf(keys: SigningKeys): string {
+  const hash = createHash('sha256').update(`pgp:${keys.pgp?.fingerprint ?? ''}\nrsa:${keys.rsa?.keyName ?? ''}\n${keys.rsa?.publicKeyPem ?? ''}`);
+  return hash.digest('hex').slice(0, 32);
 }
 
 /** Hex SHA-256 of the first entry-point manifest published (the first manifest, if none is one). */
@@ -522,12 +547,16 @@ async function hasPublishedIndex(options: EngineOptions, unit: RepositoryUnit): 
  * PreconditionFailedError means another writer published meanwhile, and nothing of ours
  * replaced its entry points. Other manifests (apt's uncompressed Packages, whose names depend
  * on the packages) are written unconditionally, in their place in the order.
+ *
+ * Every manifest carries `signer` (SIGNER_METADATA) in its metadata, and a manifest with a
+ * detached signature among `files` carries that signature too (detached-signatures.ts).
  */
 export async function publish(
   storage: Storage,
   files: readonly OutputFile[],
   manifestEtags?: ReadonlyMap<string, string | undefined>,
   marker?: string,
+  signer?: string,
 ): Promise<void> {
   const immutable = files.filter((f) => f.kind === 'immutable');
   const manifests = files.filter((f) => f.kind === 'manifest');
@@ -549,7 +578,12 @@ export async function publish(
       contentType: file.contentType,
       cacheControl: paired ? SIGNED_MANIFEST_CACHE_CONTROL : MANIFEST_CACHE,
       ...conditions,
-      ...(signature === undefined ? {} : { metadata: { [SIGNATURE_METADATA]: signature } }),
+      ...(signer === undefined && signature === undefined ? {} : {
+        metadata: {
+          ...(signer === undefined ? {} : { [SIGNER_METADATA]: signer }),
+          ...(signature === undefined ? {} : { [SIGNATURE_METADATA]: signature }),
+        },
+      }),
     });
     written.push({ seen: manifestEtags?.get(file.key), etag: info.etag });
   }

@@ -38,8 +38,13 @@ export const IndexerEnv = {
  */
 export interface ReconcileMessage {
   readonly reconcile: true;
-  /** When the schedule fired (ISO 8601); informative only. */
+  /** When the schedule fired (ISO 8601), or 'deployment'; informative only. */
   readonly time?: string;
+  /**
+   * Sent by a deployment that changed the indexer (its code, its configuration, its key): what
+   * changed, as deployed. Informative only; it makes the message distinct for the queue.
+   */
+  readonly deployment?: unknown;
 }
 
 /** The body of a reconcile message sent at `time`. */

@@ -71,6 +71,46 @@ describe('reconcile schedule', () => {
     expect(repo.node.tryFindChild('Default')?.node.tryFindChild('ReconcileRule')).toBeUndefined();
   });
 
+  describe('after a deployment', () => {
+    /** The Create call of the reconcile-on-deployment resource, its tokens as CloudFormation has them. */
+    const deploymentCall = (props: ConstructorParameters<typeof YumRepository>[2] = {}) => {
+      const { app, stack } = newStack();
+      new YumRepository(stack, 'Yum', props);
+      const { main } = templates(app, stack);
+      const resources = main.findResources('Custom::PackageRepositoryReconcile');
+      return { main, resources, create: JSON.stringify(Object.values(resources)[0]?.Properties.Create) };
+    };
+
+    it('sends one reconcile message into the repository\'s group, after the indexer exists, and may send nothing else', () => {
+      const { main, resources, create } = deploymentCall();
+      expect(Object.keys(resources)).toHaveLength(1);
+      const [resource] = Object.values(resources);
+      // the same call on update: any change of what the indexer does sends the message again
+      expect(resource.Properties.Update).toEqual(resource.Properties.Create);
+      expect(create).toContain('\\"service\\":\\"SQS\\",\\"action\\":\\"sendMessage\\"');
+      expect(create).toContain('\\"MessageGroupId\\":\\"yum:yum/\\"');
+      expect(create).toContain('{\\\\\\"reconcile\\\\\\":true,\\\\\\"time\\\\\\":\\\\\\"deployment\\\\\\"');
+      const indexer = Object.keys(main.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { FORMAT: 'yum' } } } }));
+      expect(resource.DependsOn).toEqual(expect.arrayContaining(indexer));
+      const [queueId] = Object.keys(main.findResources('AWS::SQS::Queue', { Properties: { ContentBasedDeduplication: true } }));
+      const policies = Object.values(main.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p).includes('sqs:SendMessage'));
+      expect(policies.flatMap((p) => p.Properties.PolicyDocument.Statement)).toEqual([
+        { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+      ]);
+    });
+
+    it('changes its message with what the indexer does, and only then', () => {
+      const base = deploymentCall().create;
+      expect(deploymentCall().create).toBe(base);
+      expect(deploymentCall({ retention: { keepVersions: 3 } }).create).not.toBe(base);
+      expect(deploymentCall({ sameVersionPolicy: SameVersionPolicy.REPLACE }).create).not.toBe(base);
+    });
+
+    it('is left out with reconcile: false', () => {
+      expect(Object.keys(deploymentCall({ reconcile: false }).resources)).toEqual([]);
+    });
+  });
+
   it('refuses a schedule with reconcile: false', () => {
     const { stack } = newStack();
     expect(() => new YumRepository(stack, 'Yum', { reconcile: false, reconcileSchedule: events.Schedule.rate(Duration.days(1)) }))

@@ -82,3 +82,31 @@ describe('detached signatures embedded in the manifests they sign', () => {
     }
   });
 });
+
+describe('a change of signing key', () => {
+  it('publishes again with the new key although no package changed, and then no more', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'rotation-'));
+    try {
+      const storage = new LocalStorage(root);
+      const [first, second] = await Promise.all(['old key', 'new key'].map(async (name) => loadPgpSigner((await generatePgpKey({ name, type: 'ed25519' })).privateKeyArmored)));
+      await storage.put('Packages/alpha-1.0-1.noarch.rpm', buildRpm({ name: 'alpha', version: '1.0', release: '1', arch: 'noarch', summary: 'a', files: [] }));
+      const run = (pgp: PgpSigner) => syncAll({ storage, format: yumFormat(), keys: { pgp } });
+      await run(first);
+      expect((await run(first)).units[0].published).toBe(false);
+      const signedBy = async () => {
+        const armored = decodeSignatureMetadata((await storage.head('repodata/repomd.xml'))?.metadata?.[SIGNATURE_METADATA])!.toString();
+        const openpgp = await import('openpgp');
+        return (await openpgp.readSignature({ armoredSignature: armored })).getSigningKeyIDs().map((id) => id.toHex().toUpperCase());
+      };
+      expect(await signedBy()).toEqual([first.keyId]);
+      const rotated = await run(second);
+      expect([rotated.units[0].published, rotated.units[0].added]).toEqual([true, []]);
+      expect(await signedBy()).toEqual([second.keyId]);
+      expect(Buffer.from((await storage.get('repodata/repomd.xml.asc'))!).toString()).toBe(
+        decodeSignatureMetadata((await storage.head('repodata/repomd.xml'))!.metadata![SIGNATURE_METADATA])!.toString());
+      expect((await run(second)).units[0].published).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

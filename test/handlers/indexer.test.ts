@@ -63,6 +63,8 @@ describe('parseMessage', () => {
   it('knows the reconcile schedule\'s message (whatever its time) from an upload event', () => {
     expect(parseMessage(reconcileMessageBody(new Date()), BUCKET, 'yum/')).toEqual({ kind: 'reconcile' });
     expect(parseMessage('{"reconcile":true}', BUCKET, 'yum/')).toEqual({ kind: 'reconcile' });
+    // what the reconcile-on-deployment resource sends
+    expect(parseMessage('{"reconcile":true,"time":"deployment","deployment":{"code":"ab12","format":"yum","key":"/repos/key"}}', BUCKET, 'yum/')).toEqual({ kind: 'reconcile' });
     expect(parseMessage(body('Object Created', 'yum/a.rpm'), BUCKET, 'yum/')).toEqual({ kind: 'upserted', key: 'a.rpm' });
     expect(() => parseMessage('{"reconcile":"yes"}', BUCKET, 'yum/')).toThrow(/unexpected detail-type/);
   });
