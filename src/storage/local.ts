@@ -214,7 +214,8 @@ export class LocalStorage implements Storage {
     const real = await this.resolveObject(key);
     const stats = real === undefined ? undefined : await statOf(real);
     if (!stats?.isFile()) return undefined;
-    const metadata = await this.readMetadata(this.pathOf(key), stats);
+    // beside the file itself: a symlinked object has its target's metadata
+    const metadata = await this.readMetadata(real!, stats);
     return { ...infoOf(key, stats), ...(metadata ? { metadata } : {}) };
   }
 
