@@ -12,7 +12,7 @@ import { addSsmToken, listSsmTokens, removeSsmToken } from '../edge/ssm-token-st
 import { syncAll, type Report } from '../engine/engine';
 import type { FormatName } from '../engine/format';
 import { FORMAT_NAMES } from '../engine/formats';
-import { defaultWorkers, parallelFormat } from '../engine/parallel';
+import { DEFAULT_START_AFTER, defaultWorkers, parallelFormat } from '../engine/parallel';
 import { LocalStorage } from '../storage/local';
 
 /** Where the CLI writes; tests capture it. */
@@ -107,7 +107,7 @@ export function program(io: Io = processIo): Command {
     .option('--label <label>', 'apt: Release Label')
     .option('--repo <name>', 'pacman: repository name (default: first path segment)')
     .option('--quiet', 'print only rejections')
-    .option('--workers <n>', 'threads parsing packages once more than 50 are read (0: none; default: the CPUs)', (v) => {
+    .option('--workers <n>', `threads parsing packages once more than ${DEFAULT_START_AFTER} are read (0: none; default: the CPUs)`, (v) => {
       if (!/^\d+$/.test(v)) throw new InvalidArgumentError('a number of threads, 0 or more');
       return Number(v);
     }, defaultWorkers())

@@ -5,7 +5,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { IndexedPackage, PackageObject } from './format';
 import { createFormat } from './formats';
-import { encodeClasses, type FromWorker, type ToWorker, type WorkerSetup } from './parallel';
+import { encodeClasses, packBuffers, type FromWorker, type ToWorker, type WorkerSetup } from './parallel';
 import { PackageFormatError } from '../formats/errors';
 
 function serve(): void {
@@ -14,7 +14,7 @@ function serve(): void {
   const format = createFormat(setup.format, setup.options);
   const related = new Map<number, { resolve: (bytes: Uint8Array | undefined) => void; reject: (error: Error) => void }>();
   let nextRequest = 0;
-  const send = (message: FromWorker) => port.postMessage(message);
+  const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
   const parse = async (job: Extract<ToWorker, { type: 'parse' }>): Promise<IndexedPackage> => {
     const bytes = job.bytes;
@@ -44,7 +44,10 @@ function serve(): void {
       return;
     }
     parse(message).then((entry) => {
-      send({ type: 'parsed', id: message.id, entry, marks: encodeClasses(entry) });
+      const marks = encodeClasses(entry);
+      // the entry's Buffers (yum: its XML) move over as one transferred ArrayBuffer
+      const packed = packBuffers(entry, marks);
+      send({ type: 'parsed', id: message.id, entry, marks }, packed ? [packed] : []);
     }, (error: unknown) => {
       send({ type: 'failed', id: message.id, message: (error as Error)?.message ?? String(error), formatError: error instanceof PackageFormatError });
     });

@@ -1,7 +1,6 @@
 /** filelists.xml writer (createrepo_c `xml_dump_filelists.c`), as string chunks. */
 import type { RpmPackage } from './model';
-import { fileLines, RPM_MD_NS, XML_DECLARATION } from './primary-xml';
-import { attributes } from './xml-text';
+import { fileLines, packageAttributes, RPM_MD_NS, versionAttributes, XML_DECLARATION } from './primary-xml';
 
 /** XML declaration and the opening `<filelists>` element for `count` packages. */
 export function filelistsXmlHeader(count: number): string {
@@ -10,8 +9,8 @@ export function filelistsXmlHeader(count: number): string {
 
 /** One `<package>` element with all its files, with trailing newline. */
 export function filelistsPackageXml(pkg: Pick<RpmPackage, 'pkgId' | 'name' | 'arch' | 'epoch' | 'version' | 'release' | 'files'>): string {
-  return `<package${attributes([['pkgid', pkg.pkgId], ['name', pkg.name], ['arch', pkg.arch]])}>\n`
-    + `  <version${attributes([['epoch', pkg.epoch], ['ver', pkg.version], ['rel', pkg.release]])}/>\n`
+  return `<package${packageAttributes(pkg)}>\n`
+    + `  <version${versionAttributes(pkg)}/>\n`
     + fileLines(pkg.files, '  ')
     + '</package>\n';
 }

@@ -29,7 +29,11 @@ export interface DecodedHeader {
   readonly byteLength: number;
 }
 
-/** Turns the bytes of one header string (without its NUL) into text. */
+/**
+ * Turns the bytes of one header string (without its NUL) into text. It must decode valid
+ * UTF-8 as UTF-8: an array of strings that is valid UTF-8 as a whole is decoded in one piece
+ * without calling it.
+ */
 export type TextDecode = (bytes: Uint8Array) => string;
 
 /** Options of `decodeHeader`. */
@@ -58,7 +62,8 @@ export const HEADER_MAGIC = Uint8Array.of(0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0);
 export const HEADER_PREAMBLE_SIZE = 16;
 
 const ENTRY_SIZE = 16;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// a BOM is text like any other (rpm and createrepo_c keep it)
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * The sizes a header announces, checked against `limits`, from its first 16 bytes at `offset`.
@@ -91,6 +96,8 @@ interface Slot {
   readonly type: number;
   readonly offset: number;
   readonly count: number;
+  /** Where its values end (after the last string's NUL). */
+  readonly end: number;
 }
 
 /** A header whose index and values were checked, values not decoded yet. */
@@ -126,9 +133,10 @@ function scanHeader(bytes: Uint8Array, offset: number, limits: HeaderLimits, wha
     if (dataOffset < 0 || dataOffset > size.dataLength) throw new PackageFormatError(`${where()}: data offset ${dataOffset} outside the data store of ${size.dataLength} bytes`);
     if (count < 1) throw new PackageFormatError(`${where()}: count is 0`);
     if (count > size.dataLength - dataOffset) throw new PackageFormatError(`${where()}: ${count} values cannot fit in the ${size.dataLength - dataOffset} bytes after offset ${dataOffset}`);
-    decoded += valueLength(store, type, dataOffset, count, where);
+    const length = valueLength(store, type, dataOffset, count, where);
+    decoded += length;
     if (decoded > size.dataLength) throw new PackageFormatError(`${what}: entries overlap (${decoded} bytes of values in a data store of ${size.dataLength} bytes)`);
-    slots.set(tag, { type, offset: dataOffset, count });
+    slots.set(tag, { type, offset: dataOffset, count, end: dataOffset + length });
   }
   return { store, slots, byteLength: size.byteLength };
 }
@@ -228,35 +236,64 @@ function stringsEnd(store: Uint8Array, offset: number, count: number, where: () 
   return at;
 }
 
-/** Decode a value `scanHeader` checked. */
-function decodeValue(store: Uint8Array, { type, offset, count }: Slot, text: TextDecode): HeaderValue {
-  const view = new DataView(store.buffer, store.byteOffset, store.byteLength);
+/** Decode a value `scanHeader` checked (big-endian integers read byte by byte: no DataView per value). */
+function decodeValue(store: Uint8Array, { type, offset, count, end }: Slot, text: TextDecode): HeaderValue {
   switch (type) {
     case RpmTagType.CHAR:
-    case RpmTagType.INT8:
-      return { type, values: Array.from(store.subarray(offset, offset + count)) };
-    case RpmTagType.INT16:
-      return { type, values: Array.from({ length: count }, (_, i) => view.getUint16(offset + 2 * i)) };
-    case RpmTagType.INT32:
-      return { type, values: Array.from({ length: count }, (_, i) => view.getUint32(offset + 4 * i)) };
-    case RpmTagType.INT64:
-      return { type, values: Array.from({ length: count }, (_, i) => view.getBigUint64(offset + 8 * i)) };
+    case RpmTagType.INT8: {
+      const values: number[] = new Array(count);
+      for (let i = 0; i < count; i++) values[i] = store[offset + i];
+      return { type, values };
+    }
+    case RpmTagType.INT16: {
+      const values: number[] = new Array(count);
+      for (let i = 0, at = offset; i < count; i++, at += 2) values[i] = (store[at] << 8) | store[at + 1];
+      return { type, values };
+    }
+    case RpmTagType.INT32: {
+      const values: number[] = new Array(count);
+      for (let i = 0, at = offset; i < count; i++, at += 4) values[i] = uint32(store, at);
+      return { type, values };
+    }
+    case RpmTagType.INT64: {
+      const values: bigint[] = new Array(count);
+      for (let i = 0, at = offset; i < count; i++, at += 8) values[i] = (BigInt(uint32(store, at)) << 32n) | BigInt(uint32(store, at + 4));
+      return { type, values };
+    }
     case RpmTagType.BIN:
       return { type, value: store.slice(offset, offset + count) };
     case RpmTagType.STRING:
-      return { type, value: readStrings(store, offset, 1, text)[0] };
+      return { type, value: text(store.subarray(offset, end - 1)) };
     default: // STRING_ARRAY, I18NSTRING
-      return { type: type as RpmTagType.STRING_ARRAY, values: readStrings(store, offset, count, text) };
+      return { type: type as RpmTagType.STRING_ARRAY, values: readStrings(store, offset, count, end, text) };
   }
 }
 
-function readStrings(store: Uint8Array, offset: number, count: number, text: TextDecode): string[] {
+function uint32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+}
+
+/**
+ * The `count` strings between `offset` and `end`: valid UTF-8 as a whole (every string then
+ * is: NUL is never part of a multi-byte sequence) is decoded once and split at the NULs;
+ * otherwise each string goes through `text`.
+ */
+function readStrings(store: Uint8Array, offset: number, count: number, end: number, text: TextDecode): string[] {
+  if (count > 1) {
+    let whole: string | undefined;
+    try {
+      whole = utf8.decode(store.subarray(offset, end - 1));
+    } catch {
+      // some string is not UTF-8: decode them one by one
+    }
+    if (whole !== undefined) return whole.split('\0');
+  }
   const values: string[] = new Array(count);
   let at = offset;
   for (let i = 0; i < count; i++) {
-    const end = store.indexOf(0, at);
-    values[i] = text(store.subarray(at, end));
-    at = end + 1;
+    const stop = store.indexOf(0, at);
+    values[i] = text(store.subarray(at, stop));
+    at = stop + 1;
   }
   return values;
 }

@@ -1,7 +1,7 @@
 /** other.xml writer (createrepo_c `xml_dump_other.c`), as string chunks. */
 import type { RpmPackage } from './model';
-import { RPM_MD_NS, XML_DECLARATION } from './primary-xml';
-import { attributes, textElement } from './xml-text';
+import { packageAttributes, RPM_MD_NS, versionAttributes, XML_DECLARATION } from './primary-xml';
+import { attribute, escapeText } from './xml-text';
 
 /** XML declaration and the opening `<otherdata>` element for `count` packages. */
 export function otherXmlHeader(count: number): string {
@@ -10,10 +10,10 @@ export function otherXmlHeader(count: number): string {
 
 /** One `<package>` element with its changelog entries (oldest first), with trailing newline. */
 export function otherPackageXml(pkg: Pick<RpmPackage, 'pkgId' | 'name' | 'arch' | 'epoch' | 'version' | 'release' | 'changelogs'>): string {
-  let out = `<package${attributes([['pkgid', pkg.pkgId], ['name', pkg.name], ['arch', pkg.arch]])}>\n`
-    + `  <version${attributes([['epoch', pkg.epoch], ['ver', pkg.version], ['rel', pkg.release]])}/>\n`;
+  let out = `<package${packageAttributes(pkg)}>\n`
+    + `  <version${versionAttributes(pkg)}/>\n`;
   for (const c of pkg.changelogs) {
-    out += `  ${textElement('changelog', c.text, attributes([['author', c.author], ['date', String(c.date)]]))}\n`;
+    out += `  <changelog${attribute('author', c.author)}${attribute('date', String(c.date))}>${escapeText(c.text)}</changelog>\n`;
   }
   return `${out}</package>\n`;
 }

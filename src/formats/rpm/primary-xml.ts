@@ -4,7 +4,7 @@
  * for the same package data.
  */
 import type { RpmDependency, RpmFile, RpmPackage } from './model';
-import { attributes, escapeAttr, textElement } from './xml-text';
+import { attribute, escapeAttr, escapeText, textElement } from './xml-text';
 
 /** XML namespaces of rpm-md. */
 export const RPM_MD_NS = {
@@ -42,14 +42,27 @@ export function writePrimaryXml(pkgs: readonly RpmPackage[]): string {
   return primaryXmlHeader(pkgs.length) + pkgs.map(primaryPackageXml).join('') + primaryXmlFooter();
 }
 
+/** The opening `<file>` tag of each type of file. */
+const FILE_TAGS: Readonly<Record<RpmFile['type'], string>> = { file: '<file>', dir: '<file type="dir">', ghost: '<file type="ghost">' };
+
 /** `<file>` lines (filelists.xml lists all, primary.xml the primary ones), indented. */
 export function fileLines(files: readonly RpmFile[], indent: string, only?: (path: string) => boolean): string {
   let out = '';
   for (const f of files) {
     if (only && !only(f.path)) continue;
-    out += `${indent}${textElement('file', f.path, f.type === 'file' ? '' : attributes([['type', f.type]]))}\n`;
+    out += `${indent}${FILE_TAGS[f.type]}${escapeText(f.path)}</file>\n`;
   }
   return out;
+}
+
+/** ` epoch="…" ver="…" rel="…"` of a package's `<version>`. */
+export function versionAttributes(pkg: Pick<RpmPackage, 'epoch' | 'version' | 'release'>): string {
+  return attribute('epoch', pkg.epoch) + attribute('ver', pkg.version) + attribute('rel', pkg.release);
+}
+
+/** ` pkgid="…" name="…" arch="…"` of a package in filelists.xml and other.xml. */
+export function packageAttributes(pkg: Pick<RpmPackage, 'pkgId' | 'name' | 'arch'>): string {
+  return attribute('pkgid', pkg.pkgId) + attribute('name', pkg.name) + attribute('arch', pkg.arch);
 }
 
 function dependencyList(element: string, deps: readonly RpmDependency[], requires: boolean): string {
@@ -57,15 +70,15 @@ function dependencyList(element: string, deps: readonly RpmDependency[], require
   let out = `    <rpm:${element}>\n`;
   for (const d of deps) {
     if (!d.name) continue;
-    const attrs: Array<[string, string]> = [['name', d.name]];
+    out += `      <rpm:entry${attribute('name', d.name)}`;
     if (d.flags) {
-      attrs.push(['flags', d.flags]);
-      if (d.epoch) attrs.push(['epoch', d.epoch]);
-      if (d.ver) attrs.push(['ver', d.ver]);
-      if (d.rel) attrs.push(['rel', d.rel]);
+      out += attribute('flags', d.flags);
+      if (d.epoch) out += attribute('epoch', d.epoch);
+      if (d.ver) out += attribute('ver', d.ver);
+      if (d.rel) out += attribute('rel', d.rel);
     }
-    if (requires && d.pre) attrs.push(['pre', '1']);
-    out += `      <rpm:entry${attributes(attrs)}/>\n`;
+    if (requires && d.pre) out += ' pre="1"';
+    out += '/>\n';
   }
   return `${out}    </rpm:${element}>\n`;
 }
@@ -73,13 +86,12 @@ function dependencyList(element: string, deps: readonly RpmDependency[], require
 /** One `<package>` element, with trailing newline. */
 export function primaryPackageXml(pkg: RpmPackage): string {
   const f = pkg.format;
-  const location = pkg.location.base
-    ? attributes([['xml:base', pkg.location.base.startsWith('/') ? `file://${pkg.location.base}` : pkg.location.base], ['href', pkg.location.href]])
-    : attributes([['href', pkg.location.href]]);
+  const location = (pkg.location.base ? attribute('xml:base', pkg.location.base.startsWith('/') ? `file://${pkg.location.base}` : pkg.location.base) : '')
+    + attribute('href', pkg.location.href);
   return '<package type="rpm">\n'
     + `  ${textElement('name', pkg.name)}\n`
     + `  ${textElement('arch', pkg.arch)}\n`
-    + `  <version${attributes([['epoch', pkg.epoch], ['ver', pkg.version], ['rel', pkg.release]])}/>\n`
+    + `  <version${versionAttributes(pkg)}/>\n`
     + `  ${textElement('checksum', pkg.pkgId, ` type="${escapeAttr(pkg.checksumType)}" pkgid="YES"`)}\n`
     + `  ${textElement('summary', pkg.summary)}\n`
     + `  ${textElement('description', pkg.description)}\n`

@@ -87,7 +87,9 @@ export function parseRpm(bytes: Uint8Array, file: RpmFileInfo, options: ParseRpm
   const name = hdr.string(Tag.NAME);
   check(name, 'main header has no NAME');
   const files = readFiles(hdr);
-  const deps = readDependencies(hdr, new Set(files.map((f) => f.path)));
+  // the set of its paths is made only for a package that requires a path (few do)
+  let paths: Set<string> | undefined;
+  const deps = readDependencies(hdr, (path) => (paths ??= new Set(files.map((f) => f.path))).has(path));
   const source = kindOfPackage(hdr);
   return {
     pkgId: file.sha256,
@@ -124,7 +126,8 @@ export function parseRpm(bytes: Uint8Array, file: RpmFileInfo, options: ParseRpm
   };
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// a BOM is text like any other (createrepo_c keeps it)
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Header text as createrepo_c reads it (`cr_latin1_to_utf8`): UTF-8 when valid, else Latin-1
@@ -300,14 +303,13 @@ function splitEvr(evr: string): Evr | undefined {
 
 function dependency(name: string, flag: RpmDependencyFlag | undefined, evr: Evr, pre: boolean): RpmDependency {
   if (!flag) return pre ? { name, pre } : { name };
-  return {
-    name,
-    flags: flag,
-    ...(evr.epoch ? { epoch: evr.epoch } : {}),
-    ...(evr.ver ? { ver: evr.ver } : {}),
-    ...(evr.rel ? { rel: evr.rel } : {}),
-    ...(pre ? { pre } : {}),
-  };
+  // assigned one by one (object spreads are slow on this path: every dependency of every package)
+  const dep: { -readonly [K in keyof RpmDependency]: RpmDependency[K] } = { name, flags: flag };
+  if (evr.epoch) dep.epoch = evr.epoch;
+  if (evr.ver) dep.ver = evr.ver;
+  if (evr.rel) dep.rel = evr.rel;
+  if (pre) dep.pre = pre;
+  return dep;
 }
 
 /**
@@ -339,7 +341,7 @@ function higherLibc(a: string, b: string): boolean {
   return rpmvercmp(ia.slice(da), ib.slice(db)) < 0;
 }
 
-function readDependencies(hdr: Entries, ownFiles: ReadonlySet<string>): Dependencies {
+function readDependencies(hdr: Entries, ownsFile: (path: string) => boolean): Dependencies {
   const out: Dependencies = {
     provides: [],
     conflicts: [],
@@ -368,7 +370,7 @@ function readDependencies(hdr: Entries, ownFiles: ReadonlySet<string>): Dependen
       let pre = false;
       if (kind === 'requires') {
         if (name.startsWith('rpmlib(')) continue;
-        if (name.startsWith('/') && ownFiles.has(name) && isPrimaryFile(name)) continue;
+        if (name.startsWith('/') && isPrimaryFile(name) && ownsFile(name)) continue;
         if (provided.has(key)) continue;
         pre = (sense & PRE_SENSE) !== 0;
         const seen = seenRequires.get(name);

@@ -53,5 +53,12 @@ export function textElement(name: string, text: string, attrs = ''): string {
 
 /** ` key="value"` for each pair, in order. */
 export function attributes(pairs: ReadonlyArray<readonly [string, string]>): string {
-  return pairs.map(([k, v]) => ` ${k}="${escapeAttr(v)}"`).join('');
+  let out = '';
+  for (const [k, v] of pairs) out += attribute(k, v);
+  return out;
+}
+
+/** ` key="value"`, the value escaped. */
+export function attribute(key: string, value: string): string {
+  return ` ${key}="${escapeAttr(value)}"`;
 }
