@@ -187,6 +187,7 @@ export class LocalStorage implements Storage {
   /** The absolute root directory. */
   public readonly rootDir: string;
   private readonly durable: boolean;
+  private knownRealRoot?: string;
 
   constructor(rootDir: string, options: LocalStorageOptions = {}) {
     if (!rootDir) throw new Error('LocalStorage needs a root directory');
@@ -287,9 +288,15 @@ export class LocalStorage implements Storage {
     return path.join(this.rootDir, ...key.split('/'));
   }
 
+  /**
+   * The real path of the root, looked up once it exists (every read checks paths against it: a
+   * root replaced by a link later makes reads fail the check, never leave the old root).
+   */
   private async realRoot(): Promise<string | undefined> {
+    if (this.knownRealRoot !== undefined) return this.knownRealRoot;
     try {
-      return await fs.realpath(this.rootDir);
+      this.knownRealRoot = await fs.realpath(this.rootDir);
+      return this.knownRealRoot;
     } catch (e) {
       if (isMissing(e)) return undefined;
       throw e;
