@@ -47,7 +47,13 @@ interface Options {
   readonly repeat: number;
   readonly out: string;
   readonly formats: readonly string[];
+  /** The scenarios to run (SCENARIOS); the large full index runs whenever an update does (it builds the tree). */
+  readonly scenarios: ReadonlySet<Scenario>;
 }
+
+/** Scenario names for `--scenarios`. */
+const SCENARIOS = ['full-small', 'full-large', 'floor', 'add1', 'remove1', 'add10'] as const;
+type Scenario = typeof SCENARIOS[number];
 
 function options(): Options {
   const { values } = parseArgs({
@@ -58,6 +64,7 @@ function options(): Options {
       repeat: { type: 'string', default: '3' },
       out: { type: 'string', default: path.join(__dirname, '..') },
       formats: { type: 'string', default: Object.keys(FORMATS).join(',') },
+      scenarios: { type: 'string', default: SCENARIOS.join(',') },
     },
   });
   const int = (name: string, v: string) => {
@@ -67,6 +74,8 @@ function options(): Options {
   };
   const formats = values.formats!.split(',');
   for (const f of formats) if (!FORMATS[f]) throw new Error(`unknown format ${f}: one of ${Object.keys(FORMATS).join(', ')}`);
+  const scenarios = values.scenarios!.split(',');
+  for (const x of scenarios) if (!(SCENARIOS as readonly string[]).includes(x)) throw new Error(`unknown scenario ${x}: one of ${SCENARIOS.join(', ')}`);
   return {
     small: int('small', values.small!),
     large: int('large', values.large!),
@@ -74,6 +83,7 @@ function options(): Options {
     repeat: int('repeat', values.repeat!),
     out: path.resolve(values.out!),
     formats,
+    scenarios: new Set(scenarios as Scenario[]),
   };
 }
 
@@ -229,9 +239,10 @@ async function benchFormat(format: BenchFormat, o: Options, keyFiles: Record<'pg
     await scenario(name, active, true, (tool) => tool.incremental!.run(add, remove), (tool) => budgets.get(tool));
   };
 
-  await full(o.small);
-  await full(o.large);
-  if (format.floor) {
+  const run = (x: Scenario) => o.scenarios.has(x);
+  if (run('full-small')) await full(o.small);
+  if (run('full-large') || run('add1') || run('remove1') || run('add10')) await full(o.large);
+  if (format.floor && run('floor')) {
     const floor = format.floor;
     log(`${format.name}: floor`);
     const runs = [];
@@ -240,9 +251,10 @@ async function benchFormat(format: BenchFormat, o: Options, keyFiles: Record<'pg
     rows.push({ format: format.name, scenario: floor.scenario(o.large), tool: floor.tool, measurement: median(runs).measurement, walls });
   }
   const extra = packages.slice(o.large, o.large + 11);
-  await incremental(`add 1 to ${o.large}`, extra.slice(0, 1), []);
-  await incremental(`remove 1 from ${o.large + 1}`, [], extra.slice(0, 1));
-  await incremental(`add 10 to ${o.large}`, extra.slice(1, 11), []);
+  // remove 1 removes the package add 1 added: it runs after add 1 (which it then needs)
+  if (run('add1') || run('remove1')) await incremental(`add 1 to ${o.large}`, extra.slice(0, 1), []);
+  if (run('remove1')) await incremental(`remove 1 from ${o.large + 1}`, [], extra.slice(0, 1));
+  if (run('add10')) await incremental(`add 10 to ${o.large}`, extra.slice(1, 11), []);
 }
 
 /** Every file of the tree that is not a package (relative paths). */

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The benchmark command (see BENCHMARKS.md):
 //   node bench/run.js [--small 1000] [--large 10000] [--repeat 3] [--seed 1] [--formats yum] [--out bench/out]
+//     [--scenarios full-small,full-large,floor,add1,remove1,add10]
 // Bundles bench/*.ts with the repository's esbuild into <out>/bundle/, then runs the benchmark.
 // Generated packages are kept in <out>/cache/ for the next run; results go to <out>/results.{md,json}.
 const path = require('node:path');

@@ -16,7 +16,8 @@ export interface ListingEntry {
   readonly version: string;
   readonly arch: string;
   readonly size: number;
-  readonly lastModified?: Date;
+  /** A date, or an ISO 8601 text (canonical ones, as `toISOString` writes them, are used as they are). */
+  readonly lastModified?: Date | string;
 }
 
 /** A listing page. */
@@ -35,17 +36,25 @@ export const LISTING_FILE = 'index.html';
 
 /** `&`, `<`, `>`, `"` and `'` as HTML entities. */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return SPECIAL_HTML.test(text) ? text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`) : text;
 }
+
+const SPECIAL_HTML = /[&<>"']/;
+
+/** What encodeURIComponent leaves alone, and the separators: most package keys are their own href. */
+const UNRESERVED_PATH = /^[A-Za-z0-9_.!~*'()/-]*$/;
 
 /** A relative path as an href: every segment percent-encoded ('+' included: it is a literal in paths). */
 export function hrefOf(path: string): string {
+  if (UNRESERVED_PATH.test(path)) return path;
   return path.split('/').map((s) => encodeURIComponent(s)).join('/');
 }
 
+const SIZE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
 /** Sizes as people read them (1024-based, one decimal below 10). */
 export function humanSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  const units = SIZE_UNITS;
   let value = bytes;
   let unit = 0;
   while (value >= 1024 && unit < units.length - 1) {
@@ -55,23 +64,35 @@ export function humanSize(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
-function date(d: Date | undefined): string {
-  return d ? d.toISOString().replace('T', ' ').replace(/:\d\d\.\d{3}Z$/, ' UTC') : '';
+/** `2030-01-02T03:04:05.678Z` → `2030-01-02 03:04 UTC`. */
+function date(iso: string): string {
+  // the common case (years 0000–9999) without regular expressions: a page has thousands
+  if (iso.length === 24) return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+  return iso.replace('T', ' ').replace(/:\d\d\.\d{3}Z$/, ' UTC');
+}
+
+const CANONICAL_ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** The canonical ISO 8601 text of a date (undefined for none or an invalid one). */
+function isoOf(d: Date | string | undefined): string | undefined {
+  if (typeof d === 'string' && CANONICAL_ISO.test(d)) return d;
+  const parsed = typeof d === 'string' ? new Date(d) : d;
+  return parsed === undefined || Number.isNaN(parsed.getTime()) ? undefined : parsed.toISOString();
+}
+
+/** One table row (string concatenation: a page has tens of thousands of them). */
+function row(e: ListingEntry): string {
+  const iso = isoOf(e.lastModified);
+  return `<tr><td><a href="${escapeHtml(hrefOf(e.path))}">${escapeHtml(e.name)}</a></td><td>${escapeHtml(e.version)}</td>`
+    + `<td>${escapeHtml(e.arch)}</td><td class="n" title="${e.size} bytes">${humanSize(e.size)}</td>`
+    + `<td>${iso === undefined ? '' : `<time datetime="${iso}">${date(iso)}</time>`}</td></tr>`;
 }
 
 /** The HTML page of a listing: entries sorted by name, then version text, then path; everything escaped. */
 export function renderListing(listing: Listing): string {
   const entries = [...listing.entries].sort((a, b) => compare(a.name, b.name) || compare(a.version, b.version) || compare(a.path, b.path));
   const title = escapeHtml(listing.title);
-  const row = (e: ListingEntry) => [
-    '<tr>',
-    `<td><a href="${escapeHtml(hrefOf(e.path))}">${escapeHtml(e.name)}</a></td>`,
-    `<td>${escapeHtml(e.version)}</td>`,
-    `<td>${escapeHtml(e.arch)}</td>`,
-    `<td class="n" title="${e.size} bytes">${humanSize(e.size)}</td>`,
-    `<td>${e.lastModified ? `<time datetime="${e.lastModified.toISOString()}">${date(e.lastModified)}</time>` : ''}</td>`,
-    '</tr>',
-  ].join('');
+  const generated = listing.generated.toISOString();
   const links = listing.links ?? [];
   return [
     '<!DOCTYPE html>',
@@ -86,12 +107,12 @@ export function renderListing(listing: Listing): string {
     '</head>',
     '<body>',
     `<h1>${title}</h1>`,
-    `<p>${entries.length} package${entries.length === 1 ? '' : 's'}; updated <time datetime="${listing.generated.toISOString()}">${date(listing.generated)}</time>.</p>`,
+    `<p>${entries.length} package${entries.length === 1 ? '' : 's'}; updated <time datetime="${generated}">${date(generated)}</time>.</p>`,
     ...(links.length ? ['<p>', links.map((l) => `<a href="${escapeHtml(hrefOf(l.path))}">${escapeHtml(l.label)}</a>`).join(' · '), '</p>'] : []),
     '<table>',
     '<thead><tr><th>Name</th><th>Version</th><th>Arch</th><th>Size</th><th>Date</th></tr></thead>',
     '<tbody>',
-    ...entries.map(row),
+    ...(entries.length ? [entries.map(row).join('\n')] : []),
     '</tbody>',
     '</table>',
     '</body>',
@@ -139,7 +160,8 @@ export function listingPlace(format: FormatName, unit: RepositoryUnit): ListingP
 
 /** Where the listing may find when packages were last written, and tell what it learned. */
 export interface ModifiedDates {
-  modifiedOf(key: string): Date | undefined;
+  /** When the object of `key` was last written (ISO 8601), if known. */
+  modifiedOf(key: string): string | undefined;
   noteModified(key: string, date: Date): void;
 }
 
@@ -158,22 +180,33 @@ export async function writeDirectoryListing(
   known?: ModifiedDates,
 ): Promise<string> {
   const place = listingPlace(format, unit);
-  const listed = [...entries].filter((e) => e.key.startsWith(place.dir));
-  const dates = new Map<string, Date>();
-  for (const e of listed) {
+  const listed: IndexedPackage[] = [];
+  const journaled: Array<string | undefined> = [];
+  let missing = 0;
+  for (const e of entries) {
+    if (!e.key.startsWith(place.dir)) continue;
     const modified = known?.modifiedOf(e.key);
-    if (modified) dates.set(e.key, modified);
+    if (modified === undefined) missing++;
+    listed.push(e);
+    journaled.push(modified);
   }
-  if (dates.size < listed.length) {
+  // dates the journal lacks: one listing, whose dates then hold for every package it shows
+  let fromListing: Map<string, Date> | undefined;
+  if (missing > 0) {
+    fromListing = new Map();
     for await (const info of storage.list(place.dir)) {
-      dates.set(info.key, info.lastModified);
+      fromListing.set(info.key, info.lastModified);
       known?.noteModified(info.key, info.lastModified);
     }
   }
-  const rows: ListingEntry[] = [];
-  for (const e of listed) {
-    rows.push({ path: e.key.slice(place.dir.length), name: e.name, version: e.version, arch: e.arch, size: e.size, lastModified: dates.get(e.key) });
-  }
+  const rows = listed.map((e, i): ListingEntry => ({
+    path: e.key.slice(place.dir.length),
+    name: e.name,
+    version: e.version,
+    arch: e.arch,
+    size: e.size,
+    lastModified: fromListing?.get(e.key) ?? journaled[i],
+  }));
   const key = `${place.dir}${LISTING_FILE}`;
   await storage.put(key, renderListing({ title: place.title, entries: rows, links: place.links, generated: now }), {
     contentType: 'text/html; charset=utf-8',

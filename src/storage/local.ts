@@ -492,9 +492,12 @@ export class LocalStorage implements Storage {
     const items: { name: string; sortName: string; directory: boolean; link: boolean }[] = [];
     for (const entry of entries) {
       if (entry.name.startsWith(TEMP_FILE_PREFIX) || entry.name.startsWith(METADATA_FOLDER_PREFIX)) continue;
+      // only what can match the filter is sorted and described (a prefix such as `repo.` in a
+      // directory of 10,000 packages)
       if (entry.isDirectory()) {
-        items.push({ name: entry.name, sortName: `${entry.name}/`, directory: true, link: false });
-      } else if (entry.isFile() || entry.isSymbolicLink()) {
+        const subPrefix = `${keyPrefix}${entry.name}/`;
+        if (subPrefix.startsWith(filter) || filter.startsWith(subPrefix)) items.push({ name: entry.name, sortName: `${entry.name}/`, directory: true, link: false });
+      } else if ((entry.isFile() || entry.isSymbolicLink()) && (keyPrefix + entry.name).startsWith(filter)) {
         items.push({ name: entry.name, sortName: entry.name, directory: false, link: entry.isSymbolicLink() });
       }
     }
@@ -504,11 +507,9 @@ export class LocalStorage implements Storage {
       const key = keyPrefix + item.name;
       const file = path.join(dir, item.name);
       if (item.directory) {
-        const subPrefix = `${key}/`;
-        if (subPrefix.startsWith(filter) || filter.startsWith(subPrefix)) yield* this.walk(file, subPrefix, filter, realRoot);
+        yield* this.walk(file, `${key}/`, filter, realRoot);
         continue;
       }
-      if (!key.startsWith(filter)) continue;
       if (item.link) {
         const info = await this.describeLink(file, key, realRoot);
         if (info) yield info;

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import * as path from 'node:path/posix';
 import { check, PackageFormatError } from '../../formats/errors';
 import {
   chunkMembers, compareDirectories, compressChunk, DATABASE_COMPRESSION_LEVEL, DB_WRITER_VERSION, dbChunkLengths, DEFAULT_PACKAGE_LIMITS,
   descSummary, endMember, entryDirectory, entryOfPackage, gunzipChunk, isPackageFileName, measureStream, memberCrc, packageCompression,
-  type ChunkMember, type PackageLimits, type PacmanDbEntry, readDatabase, readPacmanPackage, type RenderedEntry, renderEntry, splitChunk, vercmp,
+  type ChunkMember, type PackageLimits, type PacmanDbEntry, parseDbSummary, readDatabase, readPacmanPackage, type RenderedEntry, renderDbSummary,
+  renderEntry, splitChunk, type SummaryEntry, vercmp,
 } from '../../formats/pacman';
 import type { SigningKeys } from '../../signing/signer';
 import { compareKeys } from '../../storage/keys';
@@ -95,7 +97,7 @@ export function pacmanFormat(options: PacmanFormatOptions = {}): RepositoryForma
       const unit = unitOfDirectory(root);
       return unit && DATABASE_SUFFIXES.some((suffix) => key === `${root}${unit.params.repo}.db${suffix}`) ? unit : undefined;
     },
-    metadataPrefixes: (unit) => [`${unit.root}${unit.params.repo}.`],
+    metadataPrefixes: (unit) => [`${unit.root}${unit.params.repo}.`, summaryPrefix(unit)],
     isOwnedMetadata: (unit, key) => isOwnedMetadata(unit, key),
     loadIndex: (storage, unit) => loadIndex(storage, unit),
     readPackage: (pkg, unit) => readPackage(pkg, unit, limits, options.includePackageSignatures ?? false),
@@ -116,6 +118,7 @@ function checkRepoName(name: string): void {
 }
 
 function isOwnedMetadata(unit: RepositoryUnit, key: string): boolean {
+  if (key.startsWith(summaryPrefix(unit))) return /^[0-9a-f]{64}\.json$/.test(key.slice(summaryPrefix(unit).length));
   if (!key.startsWith(unit.root)) return false;
   const name = key.slice(unit.root.length);
   const repo = unit.params.repo;
@@ -181,6 +184,8 @@ async function loadOwnIndex(
   const linked = (m: ChunkMember, i: number) => m.entries === files[i].entries && (m.entries === 0 || files[i].link === memberCrc(m.bytes));
   if (!db || db.length !== files.length || !db.every(linked)) return undefined;
   const dbName = `${unit.params.repo}.db.tar.gz`;
+  const summarized = await loadSummary(storage, unit, dbBytes, db, files);
+  if (summarized) return summarized;
   let total = 0;
   const texts = await Promise.all(db.slice(0, -1).map(async (m) => {
     const text = await gunzipChunk(m.bytes, MAX_CHUNK_BYTES, dbName);
@@ -201,6 +206,49 @@ async function loadOwnIndex(
     }
     return { directories, db: db[c].bytes, files: files[c].bytes };
   });
+  return { entries, state: { chunks } satisfies PacmanState };
+}
+
+/** Where the summaries of a unit's package databases are kept (`<prefix><SHA-256 of the .db>.json`). */
+function summaryPrefix(unit: RepositoryUnit): string {
+  return `${unit.root}.pkgrepo/${unit.params.repo}.db-summary-`;
+}
+
+function summaryKey(unit: RepositoryUnit, db: Uint8Array): string {
+  return `${summaryPrefix(unit)}${createHash('sha256').update(db).digest('hex')}.json`;
+}
+
+/**
+ * The index from the summary of this very `.db` (see `renderDbSummary`), without inflating
+ * it; undefined when there is none or it does not fit the database (then the `.db` is read).
+ */
+async function loadSummary(
+  storage: Storage, unit: RepositoryUnit, dbBytes: Uint8Array, db: readonly ChunkMember[], files: readonly ChunkMember[],
+): Promise<UnitIndex<PacmanEntry> | undefined> {
+  const key = summaryKey(unit, dbBytes);
+  const bytes = await storage.get(key);
+  if (bytes === undefined) return undefined;
+  let summary: SummaryEntry[][];
+  try {
+    summary = parseDbSummary(bytes, db.slice(0, -1).map((m) => m.entries), key);
+  } catch (e) {
+    if (e instanceof PackageFormatError) return undefined;
+    throw e;
+  }
+  const entries = new Map<string, PacmanEntry>();
+  const chunks = summary.map((rows, c): LoadedChunk => {
+    const directories = rows.map((s) => {
+      const directory = entryDirectory(s);
+      const entry: PacmanEntry = {
+        key: unit.root + s.filename, size: s.csize, digest: s.sha256sum, name: s.name, version: s.version, arch: s.arch, directory, chunk: c,
+      };
+      entries.set(entry.key, entry);
+      return directory;
+    });
+    return { directories, db: db[c].bytes, files: files[c].bytes };
+  });
+  // two rows of one key: not a summary this writer made
+  if (entries.size !== chunks.reduce((n, c) => n + c.directories.length, 0)) return undefined;
   return { entries, state: { chunks } satisfies PacmanState };
 }
 
@@ -316,6 +364,9 @@ async function writeDatabases(unit: RepositoryUnit, entries: ReadonlyMap<string,
   }
   const db: Uint8Array[] = [];
   const files: Uint8Array[] = [];
+  const summary = plan.map((chunk) => chunk.map((e): SummaryEntry => ({
+    filename: e.key.slice(unit.root.length), csize: e.size, sha256sum: e.digest, name: e.name, version: e.version, arch: e.arch,
+  })));
   await inOrder(plan, CHUNK_WINDOW, async (chunk) => {
     const reuse = reusable(chunk, loaded);
     if (reuse) return { db: reuse.db, files: reuse.files };
@@ -325,7 +376,7 @@ async function writeDatabases(unit: RepositoryUnit, entries: ReadonlyMap<string,
     files.push(members.files);
   });
   const end = await endMember(DATABASE_COMPRESSION_LEVEL);
-  return { db: Buffer.concat([...db, end]), files: Buffer.concat([...files, end]) };
+  return { db: Buffer.concat([...db, end]), files: Buffer.concat([...files, end]), summary };
 }
 
 async function render(
@@ -338,7 +389,8 @@ async function render(
   const signer = requirePgp(ctx.keys);
   const archives = await writeDatabases(unit, entries, previous.state as PacmanState | undefined, ctx.now);
   const base = `${unit.root}${unit.params.repo}`;
-  const out: OutputFile[] = [];
+  // engine state, named by the .db it describes: the next update lists the packages from it
+  const out: OutputFile[] = [{ key: summaryKey(unit, archives.db), body: renderDbSummary(archives.summary), contentType: 'application/json', kind: 'immutable' }];
   // the files database first: the package database is what `pacman -Sy` starts from
   for (const kind of ['files', 'db'] as const) {
     const archive = archives[kind];

@@ -4,8 +4,9 @@ import { check, PackageFormatError } from '../../formats/errors';
 import {
   chunkLengths, eachFilelistsPackage, eachOtherPackage, eachPrimaryPackage,
   filelistsPackageXml, filelistsXmlFooter, filelistsXmlHeader, gunzipMember, gzipMember, isChunkEnd, memberOpenSize,
-  METADATA_WRITER_VERSION, otherPackageXml, otherXmlFooter, otherXmlHeader, parseRepomd, parseRpm, pkgIdOf,
-  primaryPackageXml, primarySummary, primaryXmlFooter, primaryXmlHeader, rpmHeaderSpan, sameIdentity, splitPackages,
+  METADATA_WRITER_VERSION, otherPackageXml, otherXmlFooter, otherXmlHeader, parsePrimarySummary, parseRepomd, parseRpm, pkgIdOf,
+  primaryPackageXml, primarySummary, type PrimarySummaryEntry, renderPrimarySummary, primaryXmlFooter, primaryXmlHeader, rpmHeaderSpan,
+  sameIdentity, splitPackages,
   rpmvercmp, taggedMembers, writeRepomd,
   type PackageIdentity, type Repomd, type RepomdRecord, type RpmPackage, type TaggedMember,
 } from '../../formats/rpm';
@@ -44,8 +45,11 @@ interface LoadedChunk {
   readonly keys: readonly string[];
   readonly pkgIds: readonly string[];
   readonly members: Readonly<Record<DataType, Uint8Array>>;
-  /** primary.xml's text of the chunk, inflated on load (to list its packages; split again for a changed chunk). */
-  readonly primaryText: Buffer;
+  /**
+   * primary.xml's text of the chunk, when it was inflated on load (to list its packages; split
+   * again for a changed chunk); absent when the packages were listed from the summary.
+   */
+  readonly primaryText?: Buffer;
 }
 
 /** What the engine carries from the loaded index to the next render. */
@@ -97,8 +101,9 @@ export function yumFormat(options: YumFormatOptions = {}): RepositoryFormat<YumE
     isPackage: (key) => key.endsWith('.rpm'),
     unitOf: (key) => unit(rootOfPackage(key)),
     unitsOfMetadata: (key) => (key.endsWith('repodata/repomd.xml') ? unit(key.slice(0, -'repodata/repomd.xml'.length)) : undefined),
-    metadataPrefixes: (u) => [`${u.root}repodata/`],
+    metadataPrefixes: (u) => [`${u.root}repodata/`, summaryPrefix(u)],
     isOwnedMetadata: (u, key) => {
+      if (key.startsWith(summaryPrefix(u))) return /^[0-9a-f]{64}\.json$/.test(key.slice(summaryPrefix(u).length));
       if (!key.startsWith(`${u.root}repodata/`)) return false;
       const name = key.slice(u.root.length + 'repodata/'.length);
       return /^[0-9a-f]{64}-(primary|filelists|other)\.xml(\.(gz|zst|xz|bz2))?$/.test(name);
@@ -204,7 +209,7 @@ async function loadIndex(storage: Storage, u: RepositoryUnit): Promise<UnitIndex
     if (!bytes) throw new Error(`${key}, named by repomd.xml, is missing`);
     return { type, record, bytes };
   }));
-  const loaded = (await loadOwnIndex(u, files)) ?? { entries: await loadOtherIndex(u, files), chunks: [] };
+  const loaded = (await loadOwnIndex(storage, u, files)) ?? { entries: await loadOtherIndex(u, files), chunks: [] };
   const foreignRecords = repomd.records.filter((r) => !OWN_RECORDS.has(r.type) && !DROPPED_RECORDS.has(r.type));
   // adopted without a signature (createrepo_c alone): sign it even if no package changed
   const stale = (await storage.head(`${u.root}repodata/repomd.xml.asc`)) === undefined;
@@ -216,7 +221,7 @@ async function loadIndex(storage: Storage, u: RepositoryUnit): Promise<UnitIndex
  * chunks are inflated, to list the packages; nothing is parsed into package models.
  * Undefined for any other index.
  */
-async function loadOwnIndex(u: RepositoryUnit, files: readonly StoredFile[]): Promise<LoadedIndex | undefined> {
+async function loadOwnIndex(storage: Storage, u: RepositoryUnit, files: readonly StoredFile[]): Promise<LoadedIndex | undefined> {
   const members = files.map((f) => (f.record.href.endsWith('.gz') ? taggedMembers(f.bytes, `${f.type}.xml`) : undefined));
   if (!members.every((m): m is TaggedMember[] => m !== undefined && m.every((x) => x.writer === METADATA_WRITER_VERSION))) return undefined;
   const [primary, filelists, other] = members;
@@ -229,6 +234,8 @@ async function loadOwnIndex(u: RepositoryUnit, files: readonly StoredFile[]): Pr
       `repodata: gzip member ${i} holds ${m.packages}, ${filelists[i].packages} and ${other[i].packages} packages in primary, filelists and other`);
   });
   const inner = primary.slice(1, -1);
+  const summarized = await loadSummary(storage, u, files[0].bytes, inner, filelists, other);
+  if (summarized) return summarized;
   const texts = await boundedInflate(inner.map((m) => m.bytes), 'primary.xml');
   const entries = new Map<string, YumEntry>();
   const chunks = inner.map((m, c): LoadedChunk => {
@@ -246,6 +253,59 @@ async function loadOwnIndex(u: RepositoryUnit, files: readonly StoredFile[]): Pr
     return { keys, pkgIds, members: { primary: m.bytes, filelists: filelists[c + 1].bytes, other: other[c + 1].bytes }, primaryText: texts[c] };
   });
   return { entries, chunks };
+}
+
+/** Where the summaries of a unit's primary.xml are kept (`<prefix><SHA-256 of primary.xml.gz>.json`). */
+function summaryPrefix(u: RepositoryUnit): string {
+  return `${u.root}.pkgrepo/yum-primary-summary-`;
+}
+
+/**
+ * The packages from the summary of this very primary.xml.gz (written by `render`), without
+ * inflating it; undefined when there is none or it does not fit (then primary is inflated).
+ */
+async function loadSummary(
+  storage: Storage,
+  u: RepositoryUnit,
+  primaryGz: Uint8Array,
+  inner: readonly TaggedMember[],
+  filelists: readonly TaggedMember[],
+  other: readonly TaggedMember[],
+): Promise<LoadedIndex | undefined> {
+  const key = `${summaryPrefix(u)}${createHash('sha256').update(primaryGz).digest('hex')}.json`;
+  const bytes = await storage.get(key);
+  if (bytes === undefined) return undefined;
+  let summary: PrimarySummaryEntry[][];
+  try {
+    summary = parsePrimarySummary(bytes, inner.map((m) => m.packages), key);
+  } catch (e) {
+    if (e instanceof PackageFormatError) return undefined;
+    throw e;
+  }
+  const entries = new Map<string, YumEntry>();
+  const chunks = summary.map((rows, c): LoadedChunk => {
+    const keys: string[] = [];
+    const pkgIds: string[] = [];
+    for (const s of rows) {
+      const entry: YumEntry = {
+        key: u.root + s.href, size: s.size, name: s.name, version: s.evr, arch: s.arch, pkgId: s.pkgId, digest: s.pkgId, chunk: c,
+      };
+      entries.set(entry.key, entry);
+      keys.push(entry.key);
+      pkgIds.push(s.pkgId);
+    }
+    return { keys, pkgIds, members: { primary: inner[c].bytes, filelists: filelists[c + 1].bytes, other: other[c + 1].bytes } };
+  });
+  // two rows of one location: not a summary this writer made
+  return entries.size === summary.reduce((n, rows) => n + rows.length, 0) ? { entries, chunks } : undefined;
+}
+
+/** The summary `render` writes beside primary.xml.gz (named by its SHA-256) for the next update. */
+function summaryFile(u: RepositoryUnit, primaryChecksum: string, plan: readonly PlannedChunk[]): OutputFile {
+  const chunks = plan.map((chunk) => chunk.entries.map((e): PrimarySummaryEntry => ({
+    href: e.key.slice(u.root.length), size: e.size, name: e.name, evr: e.version, arch: e.arch, pkgId: e.pkgId,
+  })));
+  return { key: `${summaryPrefix(u)}${primaryChecksum}.json`, body: renderPrimarySummary(chunks), contentType: 'application/json', kind: 'immutable' };
 }
 
 /** Inflate members (on the thread pool), keeping the total within MAX_METADATA_BYTES. */
@@ -509,7 +569,7 @@ class LoadedElements {
 
   private async split(chunk: LoadedChunk, type: DataType): Promise<Map<string, Buffer>> {
     const file = `${type}.xml`;
-    const text = type === 'primary' ? chunk.primaryText : await gunzipMember(chunk.members[type], MAX_CHUNK_BYTES, file);
+    const text = type === 'primary' && chunk.primaryText ? chunk.primaryText : await gunzipMember(chunk.members[type], MAX_CHUNK_BYTES, file);
     const elements = splitPackages(text, chunk.keys.length, file);
     const byKey = new Map<string, Buffer>();
     elements.forEach((element, i) => {
@@ -592,6 +652,8 @@ async function render(
     // checksum of the file they download; yum checks open-checksums only of the uncompressed
     // sqlite databases, which are not published here
     records.push({ type, href, checksum, size: c.gz.length, openSize: c.openSize, timestamp: seconds });
+    // engine state: the next update lists the packages from it instead of inflating primary
+    if (type === 'primary') files.push(summaryFile(u, checksum, plan));
   });
   const repomd: Repomd = { revision: String(seconds), records: [...records, ...(state?.foreignRecords ?? [])] };
   const repomdXml = writeRepomd(repomd);

@@ -78,9 +78,17 @@ export function dbChunkLengths(directories: readonly string[]): number[] {
 
 /** Orders directory names by their UTF-8 bytes (the archive order). */
 export function compareDirectories(a: string, b: string): number {
-  // code points compare like UTF-8 bytes; UTF-16 code units differ only above U+FFFF
-  if (a === b) return 0;
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  // code points compare like UTF-8 bytes; UTF-16 code units do too below the surrogates, which
+  // is every character of most names: no encoding (this sorts every entry of a database)
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x < 0xd800 && y < 0xd800) return x < y ? -1 : 1;
+    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
 const BLOCK = 512;

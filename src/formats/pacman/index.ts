@@ -3,5 +3,6 @@ export * from './pkginfo';
 export * from './package';
 export * from './db';
 export * from './db-chunks';
+export * from './db-summary';
 export * from './vercmp';
 export * from './build-pacman';

@@ -425,3 +425,83 @@ export function mergeMetadata(
     return { ...pkg, files: f.files, changelogs: o.changelogs };
   });
 }
+
+/**
+ * What a summary of our own primary.xml keeps of one package: the fields an update lists
+ * packages by (location, size, name, `[epoch:]version-release`, arch, pkgid).
+ */
+export interface PrimarySummaryEntry {
+  readonly href: string;
+  readonly size: number;
+  readonly name: string;
+  /** `[epoch:]version-release`. */
+  readonly evr: string;
+  readonly arch: string;
+  readonly pkgId: string;
+}
+
+/** Version of the primary summary layout. */
+export const PRIMARY_SUMMARY_VERSION = 1;
+
+/** A location with an empty, `.` or `..` segment (or a leading `/`). */
+const DOT_OR_EMPTY_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
+type PrimarySummaryRow = [href: string, size: number, name: string, evr: string, arch: string, pkgId: string];
+
+/**
+ * The summary of a primary.xml's chunks (gzip members with packages, in order) as JSON text:
+ * kept as engine state beside the metadata and named by the primary file's SHA-256, it lets an
+ * update list the packages without inflating primary.xml.
+ */
+export function renderPrimarySummary(chunks: ReadonlyArray<readonly PrimarySummaryEntry[]>): string {
+  const rows = chunks.map((chunk) => chunk.map((e): PrimarySummaryRow => [e.href, e.size, e.name, e.evr, e.arch, e.pkgId]));
+  return JSON.stringify({ version: PRIMARY_SUMMARY_VERSION, chunks: rows });
+}
+
+/**
+ * Reads a summary back; `packages` are the package counts of primary's chunks (from their
+ * gzip member tags). PackageFormatError when it does not describe chunks of those counts, or
+ * an entry is malformed (a location that is not a relative path below the repository root).
+ */
+export function parsePrimarySummary(bytes: Uint8Array, packages: readonly number[], file: string): PrimarySummaryEntry[][] {
+  let parsed: { version?: unknown; chunks?: unknown };
+  try {
+    parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as typeof parsed;
+  } catch (e) {
+    throw new PackageFormatError(`${file}: not JSON (${(e as Error).message})`);
+  }
+  const fail = (what: string): never => {
+    throw new PackageFormatError(`${file}: ${what}`);
+  };
+  if (parsed === null || typeof parsed !== 'object' || parsed.version !== PRIMARY_SUMMARY_VERSION) fail(`not a summary of version ${PRIMARY_SUMMARY_VERSION}`);
+  const chunks = parsed.chunks;
+  if (!Array.isArray(chunks) || chunks.length !== packages.length) fail(`describes ${Array.isArray(chunks) ? chunks.length : 'no'} chunks, primary.xml has ${packages.length}`);
+  // plain loops and index access: this runs for every package on every update
+  const out: PrimarySummaryEntry[][] = [];
+  for (let c = 0; c < packages.length; c++) {
+    const chunk = (chunks as unknown[])[c];
+    if (!Array.isArray(chunk) || chunk.length !== packages[c]) fail(`chunk ${c} does not hold the ${packages[c]} packages its gzip member says`);
+    const entries: PrimarySummaryEntry[] = [];
+    for (let i = 0; i < packages[c]; i++) {
+      const row = (chunk as unknown[])[i] as unknown[];
+      if (!Array.isArray(row) || row.length !== 6) fail(`package ${i} of chunk ${c} is not a row of 6 fields`);
+      const href = row[0];
+      const size = row[1];
+      const name = row[2];
+      const evr = row[3];
+      const arch = row[4];
+      const pkgId = row[5];
+      const valid = typeof href === 'string' && href !== '' && !DOT_OR_EMPTY_SEGMENT.test(href)
+        && typeof size === 'number' && Number.isSafeInteger(size) && size >= 0
+        && typeof name === 'string' && name !== '' && typeof evr === 'string' && evr !== '' && typeof arch === 'string' && arch !== ''
+        && typeof pkgId === 'string' && PKGID.test(pkgId);
+      if (!valid) fail(`package ${i} of chunk ${c} is malformed`);
+      entries.push({ href, size, name, evr, arch, pkgId } as PrimarySummaryEntry);
+    }
+    out.push(entries);
+  }
+  return out;
+}
+
+/** A package checksum in hex (SHA-1 to SHA-512). */
+const PKGID = /^[0-9a-f]{40,128}$/;

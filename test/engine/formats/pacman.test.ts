@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -190,6 +191,41 @@ describe('pacmanFormat with the engine', () => {
     for (const name of ['repo.db.tar.gz', 'repo.files.tar.gz']) {
       expect((await readFile(path.join(dir, name))).equals(await readFile(path.join(full, 'repo', name))), name).toBe(true);
     }
+  });
+
+  it('lists the packages from the summary of its .db, and from the .db itself when the summary is missing or damaged', async () => {
+    const root = tempDir('pacman-summary');
+    const dir = path.join(root, 'repo');
+    await mkdir(dir);
+    for (let i = 0; i < 150; i++) {
+      const spec = { name: `pkg${i}`, version: `1.${i}`, release: '2', description: `package ${i}`, files: [{ path: `/usr/share/p${i}/data`, contents: `${i}` }] };
+      await writeFile(path.join(dir, pacmanPackageFileName(spec)), await buildPacmanPackage(spec));
+    }
+    const format = pacmanFormat();
+    await syncAll({ storage: new LocalStorage(root), format, keys: { pgp: signer }, now: () => new Date(FIXTURE_EPOCH * 1000) });
+    const unit = format.unitOf('repo/x-1-1-any.pkg.tar.gz')!;
+    const summaries = (await readdir(path.join(dir, '.pkgrepo'))).filter((n) => n.startsWith('repo.db-summary-'));
+    const sha = createHash('sha256').update(await readFile(path.join(dir, 'repo.db.tar.gz'))).digest('hex');
+    expect(summaries).toEqual([`repo.db-summary-${sha}.json`]);
+    expect(format.isOwnedMetadata(unit, `repo/.pkgrepo/${summaries[0]}`)).toBe(true);
+
+    const load = async () => {
+      const storage = new MeteredStorage(new LocalStorage(root));
+      const loaded = await format.loadIndex(storage, unit);
+      return { entries: [...loaded.entries.values()], keysRead: storage.keysRead };
+    };
+    const summarized = await load();
+    expect(summarized.keysRead).toContain(`repo/.pkgrepo/${summaries[0]}`);
+    expect(summarized.entries).toHaveLength(150);
+    // what the packages' own desc entries say, as pacman reads them
+    const db = await readDatabase(await readFile(path.join(dir, 'repo.db.tar.gz')));
+    expect(summarized.entries.map((e) => [e.key, e.name, e.version, e.arch, e.size, e.digest]).sort())
+      .toEqual(db.map((e) => [`repo/${e.filename}`, e.name, e.version, e.arch, e.csize, e.sha256sum]).sort());
+
+    await writeFile(path.join(dir, '.pkgrepo', summaries[0]), '{"version":1,"chunks":[[["x"]]]}');
+    expect((await load()).entries).toEqual(summarized.entries);
+    await rm(path.join(dir, '.pkgrepo', summaries[0]));
+    expect((await load()).entries).toEqual(summarized.entries);
   });
 
   it('reads a .files database that does not go with the .db (another publish) as a whole', async () => {

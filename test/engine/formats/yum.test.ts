@@ -80,6 +80,36 @@ describe('yum format: our own index is updated chunk by chunk', () => {
   });
   afterAll(async () => rm(work, { recursive: true, force: true }));
 
+  it('lists the packages from the summary of its primary.xml.gz, and from primary itself when the summary is missing or damaged', async () => {
+    const tree = path.join(work, 'summary');
+    for (let i = 0; i < 150; i++) await writePackage(tree, `pkg-${i}`, i);
+    await syncAll({ storage: new LocalStorage(tree), format, keys });
+    const primary = (await repomdOf(tree)).records.find((r) => r.type === 'primary')!;
+    const sha = createHash('sha256').update(await readFile(path.join(tree, primary.href))).digest('hex');
+    const name = `yum-primary-summary-${sha}.json`;
+    expect((await readdir(path.join(tree, '.pkgrepo'))).filter((n) => n.startsWith('yum-primary-summary-'))).toEqual([name]);
+    const unit = format.unitOf('Packages/x-1-1.noarch.rpm')!;
+    expect(format.isOwnedMetadata(unit, `.pkgrepo/${name}`)).toBe(true);
+
+    const load = async () => {
+      const storage = new MeteredStorage(new LocalStorage(tree));
+      const index = await format.loadIndex(storage, unit);
+      return { entries: [...index.entries.values()], keysRead: storage.keysRead };
+    };
+    const summarized = await load();
+    expect(summarized.keysRead).toContain(`.pkgrepo/${name}`);
+    expect(summarized.entries.map((e) => [e.key, e.name, e.version, e.arch, e.digest]).sort())
+      .toEqual(Array.from({ length: 150 }, (_, i) => [`Packages/pkg-${i}-1.0-1.noarch.rpm`, `pkg-${i}`, '1.0-1', 'noarch', expect.stringMatching(/^[0-9a-f]{64}$/)]).sort());
+
+    await writeFile(path.join(tree, '.pkgrepo', name), '{"version":1,"chunks":[[["Packages/../x.rpm",1,"x","1-1","noarch","00"]]]}');
+    const damaged = await load();
+    expect(damaged.entries).toEqual(summarized.entries);
+    await rm(path.join(tree, '.pkgrepo', name));
+    const inflated = await load();
+    expect(inflated.keysRead).not.toContain(`.pkgrepo/${name}`);
+    expect(inflated.entries).toEqual(summarized.entries);
+  });
+
   it('an incremental add re-compresses only the chunk it lands in and publishes the bytes a full rebuild publishes', async () => {
     const tree = path.join(work, 'incremental');
     for (let i = 0; i < 700; i++) await writePackage(tree, `pkg-${i}`, i);
@@ -91,6 +121,8 @@ describe('yum format: our own index is updated chunk by chunk', () => {
     const report = await applyChanges({ storage, format, keys }, { upserted: [key] });
     expect(report.units[0].added.map((e) => e.key)).toEqual([key]);
     expect(storage.keysRead.filter((k) => k.endsWith('.rpm'))).toEqual([key]);
+    // the packages were listed from the summary, not by inflating primary
+    expect(storage.keysRead.filter((k) => k.startsWith('.pkgrepo/yum-primary-summary-'))).toHaveLength(1);
     const after = await metadataFiles(tree);
 
     for (let t = 0; t < 3; t++) {

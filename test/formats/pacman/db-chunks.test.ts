@@ -175,3 +175,13 @@ describe('chunked pacman databases', () => {
     expect(() => descSummary(text.replace('%CSIZE%\n1234', '%CSIZE%\n12x'), 'a-1.0-1')).toThrow(/invalid a-1.0-1\/desc %CSIZE% "12x"/);
   });
 });
+
+describe('compareDirectories', () => {
+  it('orders names as their UTF-8 bytes do (what repo-add and bsdtar sort by), astral characters included', () => {
+    const directories = ['a-1-1', 'a-1-10', 'a-1', 'A-1-1', 'a+b-1-1', 'é-1-1', 'e-1-1', '\uE000-1-1', '\uFFFD-1-1', '😀-1-1', '😁-1-1', 'x😀-1-1', 'x\uFFFF-1-1', 'x-1-1', 'x', ''];
+    const bytes = (s: string) => Buffer.from(s, 'utf8');
+    for (const a of directories) {
+      for (const b of directories) expect(Math.sign(compareDirectories(a, b)), `${a} vs ${b}`).toBe(Buffer.compare(bytes(a), bytes(b)));
+    }
+  });
+});
