@@ -22,7 +22,7 @@ export interface OursJob {
   readonly keyFile: string;
   /** pacman: the repository name. */
   readonly repoName?: string;
-  /** Threads parsing packages once more than 50 are read, as `pkgrepo index --workers` (0: none). */
+  /** Threads parsing packages once more than 1,000 are read (DEFAULT_START_AFTER), as `pkgrepo index --workers` (0: none). */
   readonly workers: number;
   /** Absent: a full scan (`syncAll`); present: only these keys changed (`applyChanges`). */
   readonly changes?: { readonly upserted?: readonly string[]; readonly deleted?: readonly string[] };
