@@ -17564,7 +17564,7 @@ var require_dist_cjs2 = __commonJS({
     var AMZ_DATE_HEADER = AMZ_DATE_QUERY_PARAM.toLowerCase();
     var DATE_HEADER = "date";
     var GENERATED_HEADERS = [AUTH_HEADER, AMZ_DATE_HEADER, DATE_HEADER];
-    var SIGNATURE_HEADER = SIGNATURE_QUERY_PARAM.toLowerCase();
+    var SIGNATURE_HEADER2 = SIGNATURE_QUERY_PARAM.toLowerCase();
     var SHA256_HEADER = "x-amz-content-sha256";
     var TOKEN_HEADER = TOKEN_QUERY_PARAM.toLowerCase();
     var HOST_HEADER = "host";
@@ -17602,7 +17602,7 @@ var require_dist_cjs2 = __commonJS({
         if (!hasOwn2(query, key)) {
           continue;
         }
-        if (key.toLowerCase() === SIGNATURE_HEADER) {
+        if (key.toLowerCase() === SIGNATURE_HEADER2) {
           continue;
         }
         const encodedKey = escapeUri2(key);
@@ -17956,7 +17956,7 @@ ${toHex2(hashedRequest)}`;
     exports2.REGION_SET_PARAM = REGION_SET_PARAM;
     exports2.SEC_HEADER_PATTERN = SEC_HEADER_PATTERN;
     exports2.SHA256_HEADER = SHA256_HEADER;
-    exports2.SIGNATURE_HEADER = SIGNATURE_HEADER;
+    exports2.SIGNATURE_HEADER = SIGNATURE_HEADER2;
     exports2.SIGNATURE_QUERY_PARAM = SIGNATURE_QUERY_PARAM;
     exports2.SIGNED_HEADERS_QUERY_PARAM = SIGNED_HEADERS_QUERY_PARAM;
     exports2.SignatureV4 = SignatureV42;
@@ -42482,6 +42482,7 @@ var require_dist_cjs16 = __commonJS({
 // src/edge/origin-request.ts
 var origin_request_exports = {};
 __export(origin_request_exports, {
+  SIGNATURE_OF_HEADER: () => SIGNATURE_OF_HEADER,
   handleOriginResponse: () => handleOriginResponse,
   handleRequest: () => handleRequest,
   handleViewerRequest: () => handleViewerRequest,
@@ -42499,6 +42500,10 @@ var KEYS = "keys/";
 var ARMORED_KEY = "repository.asc";
 var BINARY_KEY = "repository.gpg";
 var PACMAN_LINK = /^(.+)\.(db|files)(\.sig)?$/;
+var SIGNED_MANIFEST = {
+  yum: /(^|\/)repodata\/repomd\.xml\.asc$/,
+  pacman: /\.(db|files)\.tar\.gz\.sig$/
+};
 var NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 function route(uri, config) {
   if (!uri.startsWith("/")) return { kind: "status", status: 400, reason: 'the path must start with "/"' };
@@ -42513,6 +42518,9 @@ function route(uri, config) {
   if (repository.private && !uri.startsWith(`/${repository.prefix}`)) return { kind: "status", status: 404, reason: "not under a repository prefix" };
   key = keyAlias(key, repository) ?? key;
   if (repository.format === "pacman") key = pacmanArchiveKey(key, repository);
+  if (SIGNED_MANIFEST[repository.format]?.test(key)) {
+    return { kind: "origin", key: encodeKey(key.replace(/\.(asc|sig)$/, "")), signatureOf: encodeKey(key) };
+  }
   return { kind: "origin", key: encodeKey(key) };
 }
 function repositoryOf(key, config) {
@@ -42639,12 +42647,15 @@ var GENERATED_CACHE_CONTROL = "no-store";
 // src/edge/headers.ts
 var PACKAGE = /\.(rpm|deb|udeb|apk)$|\.pkg\.tar(\.(zst|xz|gz|bz2|lz4|lrz|lzo|Z))?(\.sig)?$/;
 var HASH_NAMED = /(^|\/)repodata\/[0-9a-f]{64}-[^/]+$|\/by-hash\/(MD5Sum|SHA1|SHA256|SHA512)\/[0-9a-f]+$/;
+var SIGNED_PAIR = /(^|\/)repodata\/repomd\.xml(\.asc)?$|\.(db|files)(\.tar\.gz)?(\.sig)?$/;
 function cacheClassOf(key) {
-  return PACKAGE.test(key) || HASH_NAMED.test(key) ? "immutable" : "manifest";
+  if (PACKAGE.test(key) || HASH_NAMED.test(key)) return "immutable";
+  return SIGNED_PAIR.test(key) ? "signed-manifest" : "manifest";
 }
 function cacheControlOf(cacheClass, options) {
   const scope = options.private ? "private" : "public";
   if (cacheClass === "immutable") return `${scope}, max-age=${IMMUTABLE_MAX_AGE}, immutable`;
+  if (cacheClass === "signed-manifest") return `${scope}, no-cache`;
   const maxAge = options.manifestMaxAge ?? DEFAULT_MANIFEST_MAX_AGE;
   return options.private ? `${scope}, max-age=${maxAge}` : `${scope}, max-age=${maxAge}, must-revalidate`;
 }
@@ -42679,6 +42690,16 @@ function objectHeaders(key, config) {
     contentType: contentTypeOf(key),
     cacheControl: cacheControlOf(cacheClassOf(key), { private: repository?.private === true, manifestMaxAge: config.manifestMaxAge })
   };
+}
+
+// src/detached-signatures.ts
+var SIGNATURE_METADATA = "pkgrepo-signature";
+var SIGNATURE_HEADER = `x-amz-meta-${SIGNATURE_METADATA}`;
+var MAX_EMBEDDED_SIGNATURE_BYTES = 1300;
+function decodeSignatureMetadata(value) {
+  if (value === void 0 || value.length === 0 || value.length > Math.ceil(MAX_EMBEDDED_SIGNATURE_BYTES / 3) * 4) return void 0;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || value.length % 4 !== 0) return void 0;
+  return Buffer.from(value, "base64");
 }
 
 // src/edge/access.ts
@@ -43104,6 +43125,7 @@ function respond(status, body, headers = {}) {
 }
 
 // src/edge/origin-request.ts
+var SIGNATURE_OF_HEADER = "x-pkgrepo-signature-of";
 var STATUS_TEXT = {
   200: "OK",
   400: "Bad Request",
@@ -43132,6 +43154,10 @@ function handleRequest(request, config) {
   const result = route(request.uri, config);
   if (result.kind === "origin") {
     request.uri = `/${result.key}`;
+    if (request.headers) delete request.headers[SIGNATURE_OF_HEADER];
+    if (result.signatureOf !== void 0) {
+      request.headers = { ...request.headers, [SIGNATURE_OF_HEADER]: [{ key: SIGNATURE_OF_HEADER, value: `/${result.signatureOf}` }] };
+    }
     return request;
   }
   return generated({
@@ -43155,12 +43181,34 @@ async function handleViewerRequest(request, config, tokens) {
   return request;
 }
 function handleOriginResponse(request, response, config) {
+  const signatureOf = request.headers?.[SIGNATURE_OF_HEADER]?.[0]?.value;
+  const signature = signatureOf === void 0 ? void 0 : response.headers[SIGNATURE_HEADER]?.[0]?.value;
+  delete response.headers[SIGNATURE_HEADER];
   if (!["200", "206", "304"].includes(response.status)) return response;
-  const key = decodePath(request.uri.replace(/^\//, ""));
+  const key = decodePath((signatureOf ?? request.uri).replace(/^\//, ""));
   if (key === void 0) return response;
+  if (signatureOf !== void 0 && response.status !== "304") {
+    if (decodeSignatureMetadata(signature) === void 0) return missingSignature(response, key);
+    response.status = "200";
+    response.statusDescription = "OK";
+    response.body = signature;
+    response.bodyEncoding = "base64";
+    delete response.headers["content-range"];
+  }
   const headers = objectHeaders(key, config);
   response.headers["content-type"] = [{ key: "Content-Type", value: headers.contentType }];
   response.headers["cache-control"] = [{ key: "Cache-Control", value: headers.cacheControl }];
+  return response;
+}
+function missingSignature(response, key) {
+  response.status = "404";
+  response.statusDescription = STATUS_TEXT[404];
+  response.body = `404 Not Found: ${key} is not embedded in the manifest it signs yet; the next publish or reconcile embeds it
+`;
+  response.bodyEncoding = "text";
+  for (const name of ["etag", "last-modified", "content-range"]) delete response.headers[name];
+  response.headers["content-type"] = [{ key: "Content-Type", value: "text/plain; charset=utf-8" }];
+  response.headers["cache-control"] = [{ key: "Cache-Control", value: "no-store" }];
   return response;
 }
 var loaded;
@@ -43190,6 +43238,7 @@ async function handler(event) {
 }
 // Annotate the CommonJS export names for ESM import in node:
 0 && (module.exports = {
+  SIGNATURE_OF_HEADER,
   handleOriginResponse,
   handleRequest,
   handleViewerRequest,
