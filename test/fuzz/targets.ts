@@ -25,6 +25,7 @@ import { buildPacmanPackage, type PacmanBuildSpec } from '../../src/formats/pacm
 import { entryOfPackage, readDatabase, writeDatabase, type PacmanDbEntry } from '../../src/formats/pacman/db';
 import { descSummary } from '../../src/formats/pacman/db';
 import { chunkMembers, DB_WRITER_VERSION, gunzipChunk, splitChunk } from '../../src/formats/pacman/db-chunks';
+import { parseDbSummary, renderDbSummary } from '../../src/formats/pacman/db-summary';
 import { readPacmanPackage } from '../../src/formats/pacman/package';
 import { parsePkgInfo as parsePacmanPkgInfo } from '../../src/formats/pacman/pkginfo';
 import { buildRpm, type RpmBuildSpec } from '../../src/formats/rpm/build-rpm';
@@ -34,7 +35,7 @@ import { METADATA_WRITER_VERSION, primarySummary, splitPackages } from '../../sr
 import type { RpmPackage } from '../../src/formats/rpm/model';
 import { writeOtherXml } from '../../src/formats/rpm/other-xml';
 import { writePrimaryXml, primaryPackageXml, primaryXmlFooter, primaryXmlHeader } from '../../src/formats/rpm/primary-xml';
-import { parseFilelists, parseOther, parsePrimary } from '../../src/formats/rpm/read-metadata';
+import { parseFilelists, parseOther, parsePrimary, parsePrimarySummary, renderPrimarySummary } from '../../src/formats/rpm/read-metadata';
 import { parseRepomd, writeRepomd } from '../../src/formats/rpm/repomd-xml';
 import { parseRpm, rpmHeaderSpan } from '../../src/formats/rpm/rpm-file';
 import type { RsaSigner } from '../../src/signing/signer';
@@ -111,6 +112,12 @@ function compressedTarLayers(tar: Buffer, codec: Codec, textEntries: readonly st
 // dictionaries
 
 const BINARY_TOKENS: Dictionary = ['ustar\u000000', '\u001f\u008b\u0008', '!<arch>\n', 'debian-binary', 'control.tar.gz', 'data.tar.xz', '.PKGINFO', '../', '/', '.SIGN.RSA.', '\u0000'.repeat(16)];
+
+/** Tokens of the engine's JSON state (the index summaries). */
+const JSON_TOKENS: Dictionary = [
+  '{"version":1,"chunks":[', ']]}', '[[', '],[', '"', '\\"', '\\u0000', 'null', 'true', '-1', '1e400', '9007199254740993',
+  '"../../etc/passwd"', '"/abs.rpm"', '"a/./b.rpm"', '"x.pkg.tar.zst"', '"\\u202e"', '{}', '[]',
+];
 
 const XML_TOKENS: Dictionary = [
   '<', '>', '&', '&amp;', '&#0;', '&#x1F;', '&#xFFFE;', '&#xD800;', '&unknown;', ']]>', '<![CDATA[x]]>', '<!-- c -->', '<?xml version="1.0"?>',
@@ -747,7 +754,30 @@ export const TARGETS: readonly FuzzTarget[] = [
     },
     run: (bytes) => loadPrimaryChunks(bytes),
   },
+  {
+    name: 'rpm-primary-summary',
+    format: 'rpm',
+    reader: 'parsePrimarySummary',
+    dictionary: JSON_TOKENS,
+    seeds: async () => [textSeed('yum-primary-summary.json', renderPrimarySummary(SUMMARY_CHUNKS.map((chunk) => chunk.map((n, i) => ({
+      href: `Packages/${n}-1.${i}-1.x86_64.rpm`, size: 1000 + i, name: n, evr: i ? `${i}:1.${i}-1` : '1.0-1', arch: 'x86_64', pkgId: createHash('sha256').update(n).digest('hex'),
+    })))))],
+    run: async (bytes, rng) => parsePrimarySummary(bytes, rng.chance(0.9) ? SUMMARY_CHUNKS.map((c) => c.length) : [rng.below(5)], 'summary'),
+  },
+  {
+    name: 'pacman-db-summary',
+    format: 'pacman',
+    reader: 'parseDbSummary',
+    dictionary: JSON_TOKENS,
+    seeds: async () => [textSeed('pacman-db-summary.json', renderDbSummary(SUMMARY_CHUNKS.map((chunk) => chunk.map((n, i) => ({
+      filename: `${n}-1.${i}-1-x86_64.pkg.tar.zst`, csize: 1000 + i, sha256sum: i % 2 ? '' : createHash('sha256').update(n).digest('hex'), name: n, version: `1.${i}-1`, arch: i % 3 ? 'x86_64' : '',
+    })))))],
+    run: async (bytes, rng) => parseDbSummary(bytes, rng.chance(0.9) ? SUMMARY_CHUNKS.map((c) => c.length) : [rng.below(5)], 'summary'),
+  },
 ];
+
+/** The package names of the summaries' seed, chunk by chunk. */
+const SUMMARY_CHUNKS = [['alpha', 'beta', 'gamma'], ['delta'], ['epsilon', 'zeta']];
 
 /** A target by name; throws for an unknown one. */
 export function targetNamed(name: string): FuzzTarget {
