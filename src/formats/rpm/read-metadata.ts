@@ -4,6 +4,7 @@
  * again with the writers gives the same bytes.
  */
 import { SaxesParser } from 'saxes';
+import { parseChunkSummary, renderChunkSummary } from '../chunk-summary';
 import { check, PackageFormatError } from '../errors';
 import type { RpmChangelog, RpmDependency, RpmDependencyFlag, RpmFile, RpmFileType, RpmPackage } from './model';
 
@@ -455,7 +456,7 @@ type PrimarySummaryRow = [href: string, size: number, name: string, evr: string,
  */
 export function renderPrimarySummary(chunks: ReadonlyArray<readonly PrimarySummaryEntry[]>): string {
   const rows = chunks.map((chunk) => chunk.map((e): PrimarySummaryRow => [e.href, e.size, e.name, e.evr, e.arch, e.pkgId]));
-  return JSON.stringify({ version: PRIMARY_SUMMARY_VERSION, chunks: rows });
+  return renderChunkSummary(PRIMARY_SUMMARY_VERSION, rows);
 }
 
 /**
@@ -464,43 +465,15 @@ export function renderPrimarySummary(chunks: ReadonlyArray<readonly PrimarySumma
  * an entry is malformed (a location that is not a relative path below the repository root).
  */
 export function parsePrimarySummary(bytes: Uint8Array, packages: readonly number[], file: string): PrimarySummaryEntry[][] {
-  let parsed: { version?: unknown; chunks?: unknown };
-  try {
-    parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as typeof parsed;
-  } catch (e) {
-    throw new PackageFormatError(`${file}: not JSON (${(e as Error).message})`);
-  }
-  const fail = (what: string): never => {
-    throw new PackageFormatError(`${file}: ${what}`);
-  };
-  if (parsed === null || typeof parsed !== 'object' || parsed.version !== PRIMARY_SUMMARY_VERSION) fail(`not a summary of version ${PRIMARY_SUMMARY_VERSION}`);
-  const chunks = parsed.chunks;
-  if (!Array.isArray(chunks) || chunks.length !== packages.length) fail(`describes ${Array.isArray(chunks) ? chunks.length : 'no'} chunks, primary.xml has ${packages.length}`);
-  // plain loops and index access: this runs for every package on every update
-  const out: PrimarySummaryEntry[][] = [];
-  for (let c = 0; c < packages.length; c++) {
-    const chunk = (chunks as unknown[])[c];
-    if (!Array.isArray(chunk) || chunk.length !== packages[c]) fail(`chunk ${c} does not hold the ${packages[c]} packages its gzip member says`);
-    const entries: PrimarySummaryEntry[] = [];
-    for (let i = 0; i < packages[c]; i++) {
-      const row = (chunk as unknown[])[i] as unknown[];
-      if (!Array.isArray(row) || row.length !== 6) fail(`package ${i} of chunk ${c} is not a row of 6 fields`);
-      const href = row[0];
-      const size = row[1];
-      const name = row[2];
-      const evr = row[3];
-      const arch = row[4];
-      const pkgId = row[5];
-      const valid = typeof href === 'string' && href !== '' && !DOT_OR_EMPTY_SEGMENT.test(href)
-        && typeof size === 'number' && Number.isSafeInteger(size) && size >= 0
-        && typeof name === 'string' && name !== '' && typeof evr === 'string' && evr !== '' && typeof arch === 'string' && arch !== ''
-        && typeof pkgId === 'string' && PKGID.test(pkgId);
-      if (!valid) fail(`package ${i} of chunk ${c} is malformed`);
-      entries.push({ href, size, name, evr, arch, pkgId } as PrimarySummaryEntry);
-    }
-    out.push(entries);
-  }
-  return out;
+  const expected = { version: PRIMARY_SUMMARY_VERSION, counts: packages, width: 6 };
+  return parseChunkSummary(bytes, expected, file, { item: 'package', index: 'primary.xml' }, (row) => {
+    const [href, size, name, evr, arch, pkgId] = row;
+    const valid = typeof href === 'string' && href !== '' && !DOT_OR_EMPTY_SEGMENT.test(href)
+      && typeof size === 'number' && Number.isSafeInteger(size) && size >= 0
+      && typeof name === 'string' && name !== '' && typeof evr === 'string' && evr !== '' && typeof arch === 'string' && arch !== ''
+      && typeof pkgId === 'string' && PKGID.test(pkgId);
+    return valid ? { href, size, name, evr, arch, pkgId } as PrimarySummaryEntry : undefined;
+  });
 }
 
 /** A package checksum in hex (SHA-1 to SHA-512). */
