@@ -298,3 +298,22 @@ export function splitGzipMembers(bytes: Uint8Array, limits: GzipSplitLimits): Gz
   }
   return members;
 }
+
+/** 32-bit FNV-1a of the UTF-16 code units of `s`. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * Whether a chunk of members ends after the item named `name`, the `length`th of its chunk: when
+ * the name's hash is a multiple of `target`, or the chunk has `max` items. The cuts depend only on
+ * the names, so the same items give the same chunks however the index got there.
+ */
+export function chunkEndsAfter(name: string, length: number, target: number, max: number): boolean {
+  return fnv1a(name) % target === 0 || length >= max;
+}

@@ -19,7 +19,7 @@
  */
 import * as zlib from 'node:zlib';
 import { check, PackageFormatError } from '../errors';
-import { gunzipMember, gzipTaggedMember, taggedMemberList, trailerCrc, type MemberTagKind } from '../gzip-members';
+import { chunkEndsAfter, gunzipMember, gzipTaggedMember, taggedMemberList, trailerCrc, type MemberTagKind } from '../gzip-members';
 import { quote } from './fields';
 
 /**
@@ -43,22 +43,12 @@ export interface RenderedEntry {
   readonly files?: Uint8Array;
 }
 
-/** 32-bit FNV-1a of the UTF-16 code units of `s`. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /**
  * Whether a chunk ends after `directory`, the `length`th entry of its chunk: when the name's hash
  * is a multiple of the target, or the chunk is full. The same entries always give the same chunks.
  */
 export function isDbChunkEnd(directory: string, length: number): boolean {
-  return fnv1a(directory) % DB_CHUNK_TARGET === 0 || length >= DB_CHUNK_MAX;
+  return chunkEndsAfter(directory, length, DB_CHUNK_TARGET, DB_CHUNK_MAX);
 }
 
 /** Cut directories (in archive order) into chunks; returns the chunk lengths. */

@@ -12,6 +12,7 @@
  *   `</package>\n` only ever closes a package.
  */
 import { check, PackageFormatError } from '../errors';
+import { chunkEndsAfter } from '../gzip-members';
 
 /**
  * Version of the XML the writers produce, recorded in every member. Bump it whenever a
@@ -24,23 +25,13 @@ export const CHUNK_TARGET = 64;
 /** Most packages in one chunk (a cut is forced after this many). */
 export const CHUNK_MAX = 4 * CHUNK_TARGET;
 
-/** 32-bit FNV-1a of the UTF-16 code units of `s`. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /**
  * Whether a chunk ends after `key`, the `length`th key of its chunk: when the key's hash is a
  * multiple of `target`, or the chunk has `max` keys. The cuts depend only on the keys, so the
  * same packages give the same chunks however the repository got there.
  */
 export function isChunkEnd(key: string, length: number, target = CHUNK_TARGET, max = CHUNK_MAX): boolean {
-  return fnv1a(key) % target === 0 || length >= max;
+  return chunkEndsAfter(key, length, target, max);
 }
 
 /** Cut `keys` (in metadata order) into chunks (see `isChunkEnd`); returns the chunk lengths. */
