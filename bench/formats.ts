@@ -61,8 +61,8 @@ export interface BenchFormat {
   readonly repoName?: string;
   /** Repeats of each scenario. @default the --repeat option */
   readonly repeat?: number;
-  /** Also run ours on one thread (no package parser threads) for the full indexes. @default false */
-  readonly singleThreadVariant?: boolean;
+  /** Also run ours with a package parser thread per CPU for the full indexes. @default false */
+  readonly threadsVariant?: boolean;
 }
 
 const YUM_DATA = ['primary', 'filelists', 'other'];
@@ -89,7 +89,7 @@ export const FORMATS: Readonly<Record<string, BenchFormat>> = {
   yum: {
     name: 'yum',
     generate: syntheticRpm,
-    singleThreadVariant: true,
+    threadsVariant: true,
     isPackage: (p) => p.endsWith('.rpm'),
     references: [{
       name: 'createrepo_c',
@@ -107,7 +107,7 @@ export const FORMATS: Readonly<Record<string, BenchFormat>> = {
   apt: {
     name: 'apt',
     generate: syntheticDeb,
-    singleThreadVariant: true,
+    threadsVariant: true,
     isPackage: (p) => p.endsWith('.deb'),
     repeat: 1,
     references: [

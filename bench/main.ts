@@ -14,6 +14,7 @@ import { measure, type Measurement } from './measure';
 import type { OursJob, OursResult } from './ours';
 import { addToTree, ensurePackages, linkTree, writePackages, type CachedPackage, type GenerateTask } from './package-cache';
 import type { FormatName } from '../src/engine/format';
+import { defaultWorkers } from '../src/engine/parallel';
 import { generatePgpKey } from '../src/signing/pgp';
 import { generateRsaKey } from '../src/signing/rsa';
 
@@ -166,10 +167,12 @@ async function benchFormat(format: BenchFormat, o: Options, keyFiles: Record<'pg
   await rm(work, { recursive: true, force: true });
   const keyFile = format.name === 'apk' ? keyFiles.rsa : keyFiles.pgp;
   const references = format.references.map((r, i) => referenceTool(r, path.join(work, `reference-${i}`)));
-  const ours = oursTool('ours', format, path.join(work, 'ours'), keyFile, availableParallelism());
+  // as `pkgrepo index` runs by default, and with a parser thread per CPU
+  const ours = oursTool('ours', format, path.join(work, 'ours'), keyFile, defaultWorkers());
+  const threads = availableParallelism();
   const tools = [
     ours,
-    ...(format.singleThreadVariant ? [oursTool('ours, 1 thread', format, path.join(work, 'ours-1-thread'), keyFile, 0, true)] : []),
+    ...(format.threadsVariant ? [oursTool(`ours, ${threads} parser threads`, format, path.join(work, 'ours-threads'), keyFile, threads, true)] : []),
     ...references,
   ];
   const repeat = format.repeat ?? o.repeat;

@@ -107,7 +107,7 @@ export function program(io: Io = processIo): Command {
     .option('--label <label>', 'apt: Release Label')
     .option('--repo <name>', 'pacman: repository name (default: first path segment)')
     .option('--quiet', 'print only rejections')
-    .option('--workers <n>', `threads parsing packages once more than ${DEFAULT_START_AFTER} are read (0: none; default: the CPUs)`, (v) => {
+    .option('--workers <n>', `threads parsing packages once more than ${DEFAULT_START_AFTER} are read (0: none; default: the CPUs less two)`, (v) => {
       if (!/^\d+$/.test(v)) throw new InvalidArgumentError('a number of threads, 0 or more');
       return Number(v);
     }, defaultWorkers())

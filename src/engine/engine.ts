@@ -9,7 +9,7 @@ import { IMMUTABLE_CACHE_CONTROL, MANIFEST_CACHE_CONTROL, SIGNED_MANIFEST_CACHE_
 import { encodeSignatureMetadata, SIGNATURE_METADATA, signedManifestOf } from '../detached-signatures';
 import { PackageFormatError } from '../formats/errors';
 import type { SigningKeys } from '../signing/signer';
-import { PreconditionFailedError, type ObjectInfo, type PutOptions, type Storage } from '../storage/storage';
+import { PreconditionFailedError, scanObject, type ObjectInfo, type PutOptions, type Storage } from '../storage/storage';
 
 export type { RetentionPolicy } from './retention';
 
@@ -686,6 +686,25 @@ function packageObject(storage: Storage, info: ObjectInfo, failures: StorageRead
       }
       if (!stream) throw failed(info.key, new Error('the object vanished'));
       return storageErrorsTagged(info.key, stream, failed);
+    },
+    async scan(visit: (piece: Uint8Array) => void) {
+      // what the reader throws is about the package; anything else is the storage's
+      let thrown: { readonly error: unknown } | undefined;
+      let found: boolean;
+      try {
+        found = await scanObject(storage, info.key, (piece) => {
+          try {
+            visit(piece);
+          } catch (e) {
+            thrown = { error: e };
+            throw e;
+          }
+        });
+      } catch (e) {
+        if (thrown && e === thrown.error) throw e;
+        throw failed(info.key, e);
+      }
+      if (!found) throw failed(info.key, new Error('the object vanished'));
     },
     async readRelated(key: string) {
       try {

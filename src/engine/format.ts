@@ -27,6 +27,12 @@ export interface PackageObject {
   read(): Promise<Uint8Array>;
   /** Streams the object (for formats that need not hold it whole). */
   stream(): Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * Reads the object piece by piece (see `Storage.scan`): each piece is valid only while
+   * `visit` runs, so a reader that checksums every byte and keeps a few needs no buffer of the
+   * whole object. What `visit` throws is thrown as it is.
+   */
+  scan(visit: (piece: Uint8Array) => void): Promise<void>;
   /** Reads another object that belongs with the package (e.g. its `.sig`); undefined if absent. */
   readRelated(key: string): Promise<Uint8Array | undefined>;
 }

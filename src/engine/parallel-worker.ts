@@ -26,6 +26,7 @@ function serve(): void {
       stream: async () => (async function* once() {
         yield bytes;
       })(),
+      scan: async (visit) => visit(bytes),
       readRelated: (key) => new Promise((resolve, reject) => {
         const request = nextRequest++;
         related.set(request, { resolve, reject });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync, type Dirent, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync, type Dirent, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -139,7 +139,14 @@ function uniqueWriteTime(): number {
  * The whole content of an open regular file of `size` bytes: one read when the size still
  * holds (a short read of a regular file means its end), more when the file grew meanwhile.
  */
-async function readAll(handle: fs.FileHandle, size: number): Promise<Uint8Array> {
+/**
+ * Reads a whole file of about `size` bytes (it may have changed since) with `read`, a pread of
+ * `length` bytes into `buffer` at `offset` from file position `position`.
+ */
+async function readAll(
+  read: (buffer: Buffer, offset: number, length: number, position: number) => number | Promise<number>,
+  size: number,
+): Promise<Uint8Array> {
   let buffer = Buffer.allocUnsafeSlow(size + 1);
   let length = 0;
   for (;;) {
@@ -149,7 +156,7 @@ async function readAll(handle: fs.FileHandle, size: number): Promise<Uint8Array>
       buffer = bigger;
     }
     const wanted = buffer.length - length;
-    const { bytesRead } = await handle.read(buffer, length, wanted, length);
+    const bytesRead = await read(buffer, length, wanted, length);
     length += bytesRead;
     if (bytesRead < wanted) break;
   }
@@ -196,10 +203,19 @@ export class LocalStorage implements Storage {
   }
 
   public async get(key: string): Promise<Uint8Array | undefined> {
+    const plain = await this.openPlain(key);
+    if (plain === null) return undefined;
+    if (plain !== undefined) {
+      try {
+        if (plain.stats.size <= SYNC_READ_BYTES) return await readAll((...a) => readSync(plain.fd, ...a), plain.stats.size);
+      } finally {
+        closeSync(plain.fd);
+      }
+    }
     const opened = await this.openObject(key);
     if (!opened) return undefined;
     try {
-      return await readAll(opened.handle, opened.stats.size);
+      return await readAll(async (...a) => (await opened.handle.read(...a)).bytesRead, opened.stats.size);
     } finally {
       await opened.handle.close();
     }
@@ -209,6 +225,30 @@ export class LocalStorage implements Storage {
     const opened = await this.openObject(key);
     // the stream owns the handle and closes it at its end, on error and on destroy()
     return opened?.handle.createReadStream();
+  }
+
+  public async scan(key: string, visit: (piece: Uint8Array) => void): Promise<boolean> {
+    const plain = await this.openPlain(key);
+    if (plain === null) return false;
+    if (plain === undefined) {
+      const stream = await this.stream(key);
+      if (stream === undefined) return false;
+      for await (const piece of stream as AsyncIterable<Uint8Array>) visit(piece);
+      return true;
+    }
+    try {
+      const buffer = scanBuffer();
+      for (;;) {
+        // read and visit with no turn of the event loop between them: another scan shares the buffer
+        const n = readSync(plain.fd, buffer, 0, buffer.length, null);
+        if (n === 0) break;
+        visit(buffer.subarray(0, n));
+        await turnIfDue();
+      }
+      return true;
+    } finally {
+      closeSync(plain.fd);
+    }
   }
 
   public async head(key: string): Promise<ObjectInfo | undefined> {
@@ -330,6 +370,39 @@ export class LocalStorage implements Storage {
     if (real === path.join(realRoot, path.relative(this.rootDir, file))) return real; // no link on the way
     // a symlinked file inside the root counts, a symlinked directory on the way does not
     return isInside(realRoot, real) && (await this.isPlainDirectory(path.dirname(file))) ? real : undefined;
+  }
+
+  /**
+   * Opens the file behind `key` synchronously when no link is on its way, the common case: a
+   * lookup in the cache costs microseconds, where each of realpath, open and fstat through the
+   * thread pool costs tens (a full index reads thousands of packages). Null when there is no
+   * such regular file; undefined when a link is on the way (the asynchronous path applies the
+   * link rules). The caller closes the descriptor.
+   */
+  private async openPlain(key: string): Promise<{ readonly fd: number; readonly stats: Stats } | null | undefined> {
+    const file = this.pathOf(key);
+    await turnIfDue();
+    const realRoot = await this.realRoot();
+    if (realRoot === undefined) return null;
+    let real: string;
+    let fd: number;
+    try {
+      real = realpathSync.native(file);
+      if (real !== path.join(realRoot, path.relative(this.rootDir, file))) return undefined;
+      fd = openSync(real, 'r');
+    } catch (e) {
+      if (isMissing(e)) return null;
+      throw e;
+    }
+    try {
+      const stats = fstatSync(fd);
+      if (stats.isFile()) return { fd, stats };
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    closeSync(fd);
+    return null;
   }
 
   /** Opens the regular file behind `key`, or undefined when there is none. */
@@ -531,6 +604,38 @@ export class LocalStorage implements Storage {
     const stats = await statOf(real);
     return stats?.isFile() ? infoOf(key, stats) : undefined;
   }
+}
+
+/**
+ * Files up to this size are read synchronously by `get` (metadata, most packages): at most a
+ * few milliseconds without a turn of the event loop when the file is cached.
+ */
+const SYNC_READ_BYTES = 4 * 1024 ** 2;
+
+/** `scan` reads this much at a time, into one buffer shared by every scan of the process. */
+const SCAN_PIECE_BYTES = 1024 ** 2;
+
+/**
+ * Synchronous reads follow one another (with the reader's own work between them) for at most
+ * this long before the event loop gets a turn: timers, finished compressions on the thread
+ * pool and a server's requests wait no longer than that.
+ */
+const SYNC_TURN_MS = 10;
+
+let lastTurn = performance.now();
+
+/** Waits for a turn of the event loop when reads have gone on without one for SYNC_TURN_MS. */
+async function turnIfDue(): Promise<void> {
+  if (performance.now() - lastTurn < SYNC_TURN_MS) return;
+  await new Promise((resolve) => setImmediate(resolve));
+  lastTurn = performance.now();
+}
+
+let sharedScanBuffer: Buffer | undefined;
+
+function scanBuffer(): Buffer {
+  sharedScanBuffer ??= Buffer.allocUnsafeSlow(SCAN_PIECE_BYTES);
+  return sharedScanBuffer;
 }
 
 /** Listed files described (lstat) between two turns of the event loop. */

@@ -1,15 +1,15 @@
 import { pipeline, Transform, type Readable } from 'node:stream';
-import type { ObjectInfo, PutOptions, Storage } from './storage';
+import { scanObject, type ObjectInfo, type PutOptions, type Storage } from './storage';
 
 /**
  * A Storage that counts what passes through it, for tests and reports ("an incremental add
- * reads only the new package and the current metadata"). Reads are what `get` and `stream`
- * deliver; `head` and `list` are not reads.
+ * reads only the new package and the current metadata"). Reads are what `get`, `stream` and
+ * `scan` deliver; `head` and `list` are not reads.
  */
 export class MeteredStorage implements Storage {
-  /** Bytes delivered by `get`, plus bytes consumed from streams returned by `stream`. */
+  /** Bytes delivered by `get` and `scan`, plus bytes consumed from streams returned by `stream`. */
   public bytesRead = 0;
-  /** `get` and `stream` calls that found an object. */
+  /** `get`, `stream` and `scan` calls that found an object. */
   public reads = 0;
   /** Keys of those calls, in call order (a key read twice appears twice). */
   public readonly keysRead: string[] = [];
@@ -53,6 +53,22 @@ export class MeteredStorage implements Storage {
     });
     // errors and destroy() travel both ways between the source and the returned stream
     return pipeline(source, counter, () => undefined);
+  }
+
+  public async scan(key: string, visit: (piece: Uint8Array) => void): Promise<boolean> {
+    let bytes = 0;
+    let found = false;
+    try {
+      found = await scanObject(this.inner, key, (piece) => {
+        bytes += piece.byteLength;
+        visit(piece);
+      });
+      return found;
+    } finally {
+      // like a stream's, the bytes delivered count even when the reader stopped early
+      if (found || bytes > 0) this.countRead(key);
+      this.bytesRead += bytes;
+    }
   }
 
   public head(key: string): Promise<ObjectInfo | undefined> {

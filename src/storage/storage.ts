@@ -47,10 +47,31 @@ export interface Storage {
   get(key: string): Promise<Uint8Array | undefined>;
   /** The object as a stream, or undefined when there is none. */
   stream(key: string): Promise<Readable | undefined>;
+  /**
+   * Reads the object piece by piece, handing each piece to `visit`; false when there is no such
+   * object. A piece is valid only while `visit` runs: the storage may reuse its memory for the
+   * next one, so a reader that needs some bytes later copies them. For a reader that looks at
+   * every byte once (a checksum) and keeps a few (a header), this costs no buffer per object.
+   * An error `visit` throws ends the scan and is thrown as it is. Optional: `scanObject` falls
+   * back to `stream` for a storage without it.
+   */
+  scan?(key: string, visit: (piece: Uint8Array) => void): Promise<boolean>;
   head(key: string): Promise<ObjectInfo | undefined>;
   put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<ObjectInfo>;
   /** Deleting a missing object is not an error. */
   delete(key: string): Promise<void>;
   /** Every object whose key starts with `prefix` ('' for all), in key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+}
+
+/**
+ * Reads `key` piece by piece (see `Storage.scan`): with the storage's own `scan` where it has
+ * one, else over its stream. False when there is no such object.
+ */
+export async function scanObject(storage: Storage, key: string, visit: (piece: Uint8Array) => void): Promise<boolean> {
+  if (storage.scan) return storage.scan(key, visit);
+  const stream = await storage.stream(key);
+  if (stream === undefined) return false;
+  for await (const piece of stream as AsyncIterable<Uint8Array>) visit(piece);
+  return true;
 }

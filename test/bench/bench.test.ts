@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,8 +38,9 @@ describe('the benchmark command (tiny sizes: it runs, it measures, it does not r
     expect([...new Set(rows('yum').map((r) => r.scenario))]).toEqual([...scenarios.slice(0, 2), 'floor of an update: read, inflate, SHA-256 the 20-package index', ...scenarios.slice(2)]);
     for (const format of ['apt', 'pacman', 'apk']) expect([...new Set(rows(format).map((r) => r.scenario))]).toEqual(scenarios);
     const tools = (format: string) => [...new Set(rows(format).map((r) => r.tool))].sort();
-    expect(tools('yum')).toEqual(['createrepo_c', 'createrepo_c --update', 'minimal process', 'ours', 'ours, 1 thread']);
-    expect(tools('apt')).toEqual(['apt-ftparchive --db', 'apt-ftparchive --db (cached)', 'dpkg-scanpackages', 'ours', 'ours, 1 thread']);
+    const threads = `ours, ${availableParallelism()} parser threads`;
+    expect(tools('yum')).toEqual(['createrepo_c', 'createrepo_c --update', 'minimal process', 'ours', threads]);
+    expect(tools('apt')).toEqual(['apt-ftparchive --db', 'apt-ftparchive --db (cached)', 'dpkg-scanpackages', 'ours', threads]);
     expect(tools('pacman')).toEqual(['ours', 'repo-add', 'repo-add / repo-remove']);
     expect(tools('apk')).toEqual(['ours']);
     for (const r of results.rows) {

@@ -43,6 +43,7 @@ function packageObject(p: SyntheticPackage, bytes: Uint8Array = p.bytes): Packag
     stream: async () => (async function* once() {
       yield bytes;
     })(),
+    scan: async (visit) => visit(bytes),
     readRelated: async () => undefined,
   };
 }

@@ -148,6 +148,19 @@ describe('LocalStorage', () => {
     expect(await storage.get('real/link-outside')).toBeUndefined();
     expect(await storage.head('real/link-outside')).toBeUndefined();
     expect(await storage.stream('real/link-outside')).toBeUndefined();
+    // scan and get take a synchronous path for plain files: links on the way get the same rules
+    const scanned = async (key: string) => {
+      const pieces: Buffer[] = [];
+      return (await storage.scan(key, (p) => pieces.push(Buffer.from(p)))) ? Buffer.concat(pieces).toString() : undefined;
+    };
+    expect(await scanned('real/link-inside')).toBe('inside');
+    expect(await scanned('real/target')).toBe('inside');
+    expect(await scanned('real/link-outside')).toBeUndefined();
+    expect(await scanned('real/alias-dir/file')).toBeUndefined();
+    expect(await scanned('real/loop/target')).toBeUndefined();
+    expect(await scanned('real/dotdot/secret')).toBeUndefined();
+    expect(await scanned('linked-dir/file')).toBeUndefined();
+    expect(await scanned('real')).toBeUndefined();
     expect(await storage.get('linked-dir/file')).toBeUndefined();
     expect(await storage.get('real/dotdot/secret')).toBeUndefined();
     expect(await keysOf(storage.list('linked-dir/'))).toEqual([]);

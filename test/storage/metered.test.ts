@@ -36,6 +36,35 @@ describe('MeteredStorage', () => {
     expect(metered).toMatchObject({ reads: 2, bytesRead: 4096 + 9, keysRead: ['pkg.rpm', 'repodata/repomd.xml'], writes: 0 });
   });
 
+  it('counts scans that found an object and the bytes they delivered, over a storage with or without scan', async () => {
+    const inner = new LocalStorage(dir);
+    // the same storage seen without its own scan: scanObject falls back to its stream
+    const streamOnly = new MeteredStorage({
+      get: (k) => inner.get(k),
+      stream: (k) => inner.stream(k),
+      head: (k) => inner.head(k),
+      put: (k, b, o) => inner.put(k, b, o),
+      delete: (k) => inner.delete(k),
+      list: (p) => inner.list(p),
+    });
+    await metered.put('pkg.rpm', new Uint8Array(3 * 1024 * 1024));
+    for (const storage of [metered, streamOnly]) {
+      storage.reset();
+      let delivered = 0;
+      expect(await storage.scan('pkg.rpm', (piece) => { delivered += piece.length; })).toBe(true);
+      expect(await storage.scan('missing', () => undefined)).toBe(false);
+      expect(storage).toMatchObject({ reads: 1, bytesRead: delivered, keysRead: ['pkg.rpm'] });
+      expect(delivered).toBe(3 * 1024 * 1024);
+      // a reader that stops early: what it was given counts
+      let first = 0;
+      await expect(storage.scan('pkg.rpm', (piece) => {
+        first = piece.length;
+        throw new Error('enough');
+      })).rejects.toThrow('enough');
+      expect(storage).toMatchObject({ reads: 2, bytesRead: delivered + first, keysRead: ['pkg.rpm', 'pkg.rpm'] });
+    }
+  });
+
   it('counts only the stream bytes actually consumed', async () => {
     await metered.put('big', new Uint8Array(1024 * 1024));
     metered.reset();

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InvalidKeyError } from '../../src/storage/keys';
-import { PreconditionFailedError, type ObjectInfo, type Storage } from '../../src/storage/storage';
+import { PreconditionFailedError, scanObject, type ObjectInfo, type Storage } from '../../src/storage/storage';
 
 export interface ContractOptions {
   /** Whether the backend enforces ifMatch / ifNoneMatch (s3rver ignores them). */
@@ -116,6 +116,40 @@ export function storageContract(name: string, create: () => Promise<Storage>, op
       const stream = await storage.stream('s/big.bin');
       expect(stream).toBeInstanceOf(Readable);
       expect(Buffer.compare(await readAll(stream!), content)).toBe(0);
+    });
+
+    it('scans an object piece by piece, each piece seen once, in order', async () => {
+      // larger than one piece of LocalStorage's scan, to cross a piece boundary
+      const content = randomBytes(2.5 * 1024 ** 2);
+      await storage.put('s/scanned.bin', content);
+      await storage.put('s/empty', new Uint8Array(0));
+      const hash = createHash('sha256');
+      const copies: Buffer[] = [];
+      // two scans at once: a storage that shares its read buffer must not mix them up
+      const other = createHash('sha256');
+      const [found, alsoFound] = await Promise.all([
+        scanObject(storage, 's/scanned.bin', (piece) => {
+          hash.update(piece);
+          copies.push(Buffer.from(piece));
+        }),
+        scanObject(storage, 's/scanned.bin', (piece) => other.update(piece)),
+      ]);
+      expect([found, alsoFound]).toEqual([true, true]);
+      expect(Buffer.compare(Buffer.concat(copies), content)).toBe(0);
+      const expected = createHash('sha256').update(content).digest('hex');
+      expect([hash.digest('hex'), other.digest('hex')]).toEqual([expected, expected]);
+      let pieces = 0;
+      expect(await scanObject(storage, 's/empty', () => pieces++)).toBe(true);
+      expect(await scanObject(storage, 's/missing', () => pieces++)).toBe(false);
+      expect(pieces).toBe(0);
+      // what the visitor throws ends the scan and comes out as it is
+      const stop = new Error('seen enough');
+      let seen = 0;
+      await expect(scanObject(storage, 's/scanned.bin', () => {
+        seen++;
+        throw stop;
+      })).rejects.toBe(stop);
+      expect(seen).toBe(1);
     });
 
     it('replaces an object on put, with a new etag', async () => {

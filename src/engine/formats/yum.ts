@@ -78,8 +78,6 @@ const MAX_METADATA_BYTES = 4 * 1024 ** 3;
 const MAX_CHUNK_BYTES = 256 * 1024 ** 2;
 /** The largest header region an .rpm may have before its payload: 256 MiB. */
 const MAX_HEADER_SPAN = 256 * 1024 ** 2;
-/** Packages up to this size are read whole; larger ones are streamed. */
-const WHOLE_READ_BYTES = 8 * 1024 ** 2;
 /** Chunks being inflated or compressed ahead of the one being hashed, per file. */
 const CHUNK_WINDOW = 6;
 /** Records this format writes; everything else in an adopted repomd.xml is carried over. */
@@ -375,24 +373,21 @@ function identityOf(p: PackageIdentity): PackageIdentity {
 }
 
 /**
- * Read one .rpm: hash the whole file (pkgid) and parse the headers before its payload.
- * A package of up to WHOLE_READ_BYTES is read at once (one storage call instead of a stream
- * of pieces); a larger one is streamed, keeping only the bytes up to the end of the main header.
+ * Read one .rpm piece by piece: hash the whole file (pkgid) and parse the headers before its
+ * payload as soon as they are in. The payload, most of the file, is only hashed, so no buffer
+ * of the whole package is ever made.
  */
 async function readPackage(obj: PackageObject, u: RepositoryUnit, changelogLimit: number | undefined): Promise<YumEntry> {
-  const { head, total, sha256 } = obj.size <= WHOLE_READ_BYTES ? await readWhole(obj) : await readStreamed(obj);
-  const pkg = parseRpm(head, {
-    href: obj.key.slice(u.root.length),
-    size: total,
-    mtime: Math.floor(obj.lastModified.getTime() / 1000),
-    sha256,
-  }, { changelogLimit });
-  return entryOf(u.root, pkg);
+  const href = obj.key.slice(u.root.length);
+  const mtime = Math.floor(obj.lastModified.getTime() / 1000);
+  // the file's size and digest are known at its end: they are filled in then
+  const { parsed, total, sha256 } = await scanRpm(obj, (head) => parseRpm(head, { href, size: 0, mtime, sha256: '' }, { changelogLimit }));
+  return entryOf(u.root, { ...parsed, pkgId: sha256, size: { ...parsed.size, package: total } });
 }
 
-interface ReadRpm {
-  /** At least the bytes up to the end of the main header. */
-  readonly head: Uint8Array;
+interface ScannedRpm<T> {
+  /** What `parse` made of the headers. */
+  readonly parsed: T;
   readonly total: number;
   readonly sha256: string;
 }
@@ -405,32 +400,38 @@ function checkSpan(span: number | undefined, have: number, total: number): void 
   if (have < span) throw new PackageFormatError(`truncated: the headers need ${span} bytes, the file has ${total}`);
 }
 
-async function readWhole(obj: PackageObject): Promise<ReadRpm> {
-  const bytes = await obj.read();
-  checkSpan(rpmHeaderSpan(bytes), bytes.length, bytes.length);
-  return { head: bytes, total: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
-}
-
-async function readStreamed(obj: PackageObject): Promise<ReadRpm> {
+/**
+ * Hashes the whole .rpm and runs `parse` over its headers (the bytes up to the end of the main
+ * header, and maybe more) once they are in: over the piece itself when it holds them (the
+ * usual case), else over a copy of the pieces that do.
+ */
+async function scanRpm<T>(obj: PackageObject, parse: (head: Uint8Array) => T): Promise<ScannedRpm<T>> {
   const hash = createHash('sha256');
-  const head: Uint8Array[] = [];
+  // copies: a piece is valid only while it is visited
+  const head: Buffer[] = [];
   let headBytes = 0;
   let span: number | undefined;
   let total = 0;
-  for await (const chunk of await obj.stream()) {
-    hash.update(chunk);
-    total += chunk.length;
-    if (span === undefined || headBytes < span) {
-      head.push(chunk);
-      headBytes += chunk.length;
-      if (span === undefined) {
-        span = rpmHeaderSpan(Buffer.concat(head));
-        if (span !== undefined && span > MAX_HEADER_SPAN) checkSpan(span, headBytes, total);
+  let parsed: { readonly value: T } | undefined;
+  await obj.scan((piece) => {
+    hash.update(piece);
+    total += piece.length;
+    if (parsed) return;
+    if (headBytes === 0) {
+      span = rpmHeaderSpan(piece);
+      if (span !== undefined && span <= piece.length) {
+        parsed = { value: parse(piece) };
+        return;
       }
     }
-  }
-  checkSpan(span, headBytes, total);
-  return { head: Buffer.concat(head), total, sha256: hash.digest('hex') };
+    head.push(Buffer.from(piece));
+    headBytes += piece.length;
+    span ??= rpmHeaderSpan(Buffer.concat(head));
+    if (span !== undefined && span > MAX_HEADER_SPAN) checkSpan(span, headBytes, total);
+    if (span !== undefined && headBytes >= span) parsed = { value: parse(Buffer.concat(head)) };
+  });
+  if (!parsed) checkSpan(span, headBytes, total);
+  return { parsed: parsed!.value, total, sha256: hash.digest('hex') };
 }
 
 interface Compressed {
