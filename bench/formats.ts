@@ -109,7 +109,6 @@ export const FORMATS: Readonly<Record<string, BenchFormat>> = {
     generate: syntheticDeb,
     threadsVariant: true,
     isPackage: (p) => p.endsWith('.deb'),
-    repeat: 1,
     references: [
       {
         // its incremental mode: the --db cache of what it read before

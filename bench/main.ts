@@ -168,7 +168,7 @@ async function benchFormat(format: BenchFormat, o: Options, keyFiles: Record<'pg
   const keyFile = format.name === 'apk' ? keyFiles.rsa : keyFiles.pgp;
   const references = format.references.map((r, i) => referenceTool(r, path.join(work, `reference-${i}`)));
   // as `pkgrepo index` runs by default, and with a parser thread per CPU
-  const ours = oursTool('ours', format, path.join(work, 'ours'), keyFile, defaultWorkers());
+  const ours = oursTool('ours', format, path.join(work, 'ours'), keyFile, defaultWorkers(format.name as FormatName));
   const threads = availableParallelism();
   const tools = [
     ours,

@@ -40,7 +40,7 @@ interface IndexOptions {
   readonly label?: string;
   readonly repo?: string;
   readonly quiet?: boolean;
-  readonly workers: number;
+  readonly workers?: number;
 }
 
 interface TokenOptions {
@@ -107,16 +107,16 @@ export function program(io: Io = processIo): Command {
     .option('--label <label>', 'apt: Release Label')
     .option('--repo <name>', 'pacman: repository name (default: first path segment)')
     .option('--quiet', 'print only rejections')
-    .option('--workers <n>', `threads parsing packages once more than ${DEFAULT_START_AFTER} are read (0: none; default: the CPUs less two)`, (v) => {
+    .option('--workers <n>', `threads parsing packages once more than ${DEFAULT_START_AFTER} are read (0: none; default: the CPUs, for yum two fewer)`, (v) => {
       if (!/^\d+$/.test(v)) throw new InvalidArgumentError('a number of threads, 0 or more');
       return Number(v);
-    }, defaultWorkers())
+    })
     .addHelpText('after', '\nLayouts:\n  yum: every directory holding .rpm files is a repository (a Packages/ directory belongs to the one above)\n'
       + `Passphrase of a protected key: ${PASSPHRASE_ENV}.`)
     .action(async (dir: string, opts: IndexOptions) => {
       const format = parallelFormat(opts.format, {
         origin: opts.origin, label: opts.label, repoName: opts.repo, keyName: opts.keyName, localLinks: true,
-      }, { workers: opts.workers });
+      }, { workers: opts.workers ?? defaultWorkers(opts.format) });
       const keys = await loadKeyFiles(opts.format === 'apk' ? { rsa: opts.key, rsaKeyName: opts.keyName } : { pgp: opts.key });
       const report = await syncAll({ storage: new LocalStorage(path.resolve(dir)), format, keys }).finally(() => format.close());
       printReport(io, report, { quiet: opts.quiet ?? false, base: dir });

@@ -437,6 +437,8 @@ async function scanRpm<T>(obj: PackageObject, parse: (head: Uint8Array) => T): P
 interface Compressed {
   readonly gz: Buffer;
   readonly openSize: number;
+  /** SHA-256 of `gz`, hex. */
+  readonly checksum: string;
 }
 
 const XML_HEADERS: Readonly<Record<DataType, (count: number) => string>> = {
@@ -592,9 +594,13 @@ class LoadedElements {
 async function renderFile(type: DataType, count: number, plan: readonly PlannedChunk[], loaded: LoadedElements, level: number): Promise<Compressed> {
   const members: Buffer[] = [];
   let openSize = 0;
+  // hashed as the members come, in order: the members before a chunk still being compressed
+  // are hashed while it is
+  const hash = createHash('sha256');
   const add = ({ openSize: size, member }: { openSize: number; member: Uint8Array }) => {
     openSize += size;
     members.push(Buffer.from(member.buffer, member.byteOffset, member.byteLength));
+    hash.update(member);
   };
   const compressed = async (text: Buffer, packages: number) => ({
     openSize: text.length,
@@ -614,7 +620,7 @@ async function renderFile(type: DataType, count: number, plan: readonly PlannedC
     return compressed(Buffer.concat(elements), chunk.entries.length);
   }, add);
   add(await compressed(Buffer.from(XML_FOOTERS[type](), 'utf8'), 0));
-  return { gz: Buffer.concat(members), openSize };
+  return { gz: Buffer.concat(members), openSize, checksum: hash.digest('hex') };
 }
 
 async function render(
@@ -646,7 +652,7 @@ async function render(
   const records: RepomdRecord[] = [];
   DATA_TYPES.forEach((type, i) => {
     const c = rendered[i];
-    const checksum = createHash('sha256').update(c.gz).digest('hex');
+    const checksum = c.checksum;
     const href = `repodata/${checksum}-${type}.xml.gz`;
     files.push({ key: u.root + href, body: c.gz, contentType: 'application/gzip', kind: 'immutable' });
     // no open-checksum (the SHA-256 of the uncompressed XML): dnf (librepo) and yum verify the
