@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync, type Dirent, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -252,6 +252,15 @@ export class LocalStorage implements Storage {
   }
 
   public async head(key: string): Promise<ObjectInfo | undefined> {
+    const plain = await this.resolvePlain(key);
+    if (plain === null) return undefined;
+    if (plain !== undefined) {
+      // the usual case, synchronously (see openPlain)
+      const stats = statSyncOf(plain);
+      if (!stats?.isFile()) return undefined;
+      const metadata = readMetadataSync(plain, stats);
+      return { ...infoOf(key, stats), ...(metadata ? { metadata } : {}) };
+    }
     const real = await this.resolveObject(key);
     const stats = real === undefined ? undefined : await statOf(real);
     if (!stats?.isFile()) return undefined;
@@ -380,15 +389,10 @@ export class LocalStorage implements Storage {
    * link rules). The caller closes the descriptor.
    */
   private async openPlain(key: string): Promise<{ readonly fd: number; readonly stats: Stats } | null | undefined> {
-    const file = this.pathOf(key);
-    await turnIfDue();
-    const realRoot = await this.realRoot();
-    if (realRoot === undefined) return null;
-    let real: string;
+    const real = await this.resolvePlain(key);
+    if (typeof real !== 'string') return real;
     let fd: number;
     try {
-      real = realpathSync.native(file);
-      if (real !== path.join(realRoot, path.relative(this.rootDir, file))) return undefined;
       fd = openSync(real, 'r');
     } catch (e) {
       if (isMissing(e)) return null;
@@ -403,6 +407,25 @@ export class LocalStorage implements Storage {
     }
     closeSync(fd);
     return null;
+  }
+
+  /**
+   * The real path of the file `key` names when no link is on its way, looked up synchronously
+   * (see openPlain); null when there is no such file, undefined when a link is on the way.
+   */
+  private async resolvePlain(key: string): Promise<string | null | undefined> {
+    const file = this.pathOf(key);
+    await turnIfDue();
+    const realRoot = await this.realRoot();
+    if (realRoot === undefined) return null;
+    let real: string;
+    try {
+      real = realpathSync.native(file);
+    } catch (e) {
+      if (isMissing(e)) return null;
+      throw e;
+    }
+    return real === path.join(realRoot, path.relative(this.rootDir, file)) ? real : undefined;
   }
 
   /** Opens the regular file behind `key`, or undefined when there is none. */
@@ -640,6 +663,28 @@ function scanBuffer(): Buffer {
 
 /** Listed files described (lstat) between two turns of the event loop. */
 const STAT_BATCH = 256;
+
+/** Stats of `file` (a link's target), or undefined when it is gone; synchronously. */
+function statSyncOf(file: string): Stats | undefined {
+  try {
+    return statSync(file);
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
+}
+
+/** The metadata `put` stored with the version of `file` that `stats` describes, if any; synchronously. */
+function readMetadataSync(file: string, stats: Stats): Record<string, string> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path.join(metadataFolderOf(file), metadataFileOf(stats)), 'utf8');
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
+  return parseMetadata(text);
+}
 
 /** Stats of `file` without following a link, or undefined when it is gone. */
 function lstatSyncOf(file: string): Stats | undefined {
