@@ -59,7 +59,7 @@ export interface AptFormatOptions {
 /** The largest Packages file (uncompressed) read back: 1 GiB. */
 const MAX_PACKAGES_BYTES = 1024 ** 3;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
-/** Packages up to this size are read whole (hashed on the thread pool); larger ones are streamed. */
+/** Packages up to this size are read whole (one storage call); larger ones are streamed. */
 const WHOLE_READ_BYTES = 8 * 1024 ** 2;
 /** Preference among the forms of one Packages file when reading it back (after our own chunked Packages.gz). */
 const PACKAGES_FORMS = ['Packages', 'Packages.gz', 'Packages.xz', 'Packages.zst'];
