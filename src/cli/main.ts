@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { runDemo } from './demo';
 import { keygen, loadKeyFiles, PASSPHRASE_ENV } from './keys';
 import { registerReconcile } from './reconcile';
 import { detectEdgeConfig, startServer } from './serve';
@@ -206,6 +205,8 @@ export function program(io: Io = processIo): Command {
     .option('--port <port>', 'TCP port of the edge server (0: any free port)', port, 0)
     .option('--check', 'run the real clients and exit 0 when they accept the repositories')
     .action(async (opts: { dir?: string; port: number; check?: boolean }) => {
+      // loaded only here: it brings the S3 SDK and a local S3 server, which no other command needs
+      const { runDemo } = await import('./demo.js');
       const ok = await runDemo({ dir: opts.dir, port: opts.port, check: opts.check ?? false, io, waitForSignal });
       process.exitCode = ok ? 0 : 1;
     });

@@ -1,5 +1,4 @@
 import * as path from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadKeyFiles, PASSPHRASE_ENV } from './keys';
 import type { Io } from './main';
@@ -8,7 +7,6 @@ import type { FormatName, RepositoryFormat, RepositoryUnit } from '../engine/for
 import { createFormat, FORMAT_NAMES } from '../engine/formats';
 import { engineOptionsOf, type RetentionPolicy, type SameVersionPolicy } from '../handlers/policies';
 import { LocalStorage } from '../storage/local';
-import { S3Storage } from '../storage/s3';
 import type { ObjectInfo, Storage } from '../storage/storage';
 
 /**
@@ -185,13 +183,24 @@ function keepVersions(value: string): number {
   return n;
 }
 
-/** Where the repository is: a directory, or a bucket and prefix through the S3 API. */
-function storageOf(dir: string | undefined, opts: ReconcileOptions): { storage: Storage; location: string; where: (key: string) => string } {
+/** A repository's storage, its location as shown, and where a key is, as shown. */
+interface Place {
+  readonly storage: Storage;
+  readonly location: string;
+  where(key: string): string;
+}
+
+/**
+ * Where the repository is: a directory, or a bucket and prefix through the S3 API (the SDK is
+ * loaded only then: about 70 ms that every other command would pay).
+ */
+async function storageOf(dir: string | undefined, opts: ReconcileOptions): Promise<Place> {
   if ((dir === undefined) === (opts.bucket === undefined)) throw new InvalidArgumentError('give either DIR or --bucket NAME (with --prefix)');
   if (dir !== undefined) {
     return { storage: new LocalStorage(path.resolve(dir)), location: path.resolve(dir), where: (key) => path.join(dir, key) };
   }
   if (opts.prefix !== '' && !/^[^/].*\/$/.test(opts.prefix)) throw new InvalidArgumentError('--prefix is \'\' or ends in "/" (and does not start with it)');
+  const [{ S3Client }, { S3Storage }] = await Promise.all([import('@aws-sdk/client-s3'), import('../storage/s3.js')]);
   const client = new S3Client(opts.region ? { region: opts.region } : {});
   const location = `s3://${opts.bucket}/${opts.prefix}`;
   return { storage: new S3Storage({ client, bucket: opts.bucket!, prefix: opts.prefix }), location, where: (key) => `${location}${key}` };
@@ -228,7 +237,7 @@ export function registerReconcile(cli: Command, io: Io): void {
     .action(async (dir: string | undefined, opts: ReconcileOptions) => {
       if (opts.deletePruned && opts.keepVersions === undefined) throw new InvalidArgumentError('--delete-pruned needs --keep-versions N');
       if (!opts.dryRun && !opts.key) throw new InvalidArgumentError('--key FILE is needed to sign the repaired indexes (or give --dry-run)');
-      const { storage, location, where } = storageOf(dir, opts);
+      const { storage, location, where } = await storageOf(dir, opts);
       const format = createFormat(opts.format, {
         origin: opts.origin, label: opts.label, repoName: opts.repo, keyName: opts.keyName, localLinks: dir !== undefined,
       });
