@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -187,10 +187,11 @@ function stripQuotes(etag: string): string {
  *   for them. User metadata is (`.pkgrepo-meta-<name>/`, beside the file, written before the
  *   rename): `head` returns the metadata of the very version it describes.
  * - A directory emptied by `delete` is removed, so a key may later name a file there.
- * - A file reached without a link is read synchronously (`get` up to 4 MiB, `scan`, `head`):
- *   a cached file costs microseconds that way, against tens for each step through the thread
- *   pool. The event loop still gets a turn every 10 ms of such reads. Larger files, and paths
- *   with a link, are read asynchronously.
+ * - A file reached without a link is read synchronously (`get` up to 4 MiB, `scan`, `head`),
+ *   and listings read directories and describe files synchronously: a cached file costs
+ *   microseconds that way, against tens for each step through the thread pool. The event
+ *   loop still gets a turn every 10 ms of such work. Larger files, and paths with a link, are
+ *   read asynchronously.
  */
 export class LocalStorage implements Storage {
   /** The absolute root directory. */
@@ -583,7 +584,9 @@ export class LocalStorage implements Storage {
   private async *walk(dir: string, keyPrefix: string, filter: string, realRoot: string): AsyncGenerator<ObjectInfo> {
     let entries: Dirent[];
     try {
-      entries = await fs.readdir(dir, { withFileTypes: true });
+      // synchronously, like the lstat of each file below (see the class notes)
+      await turnIfDue();
+      entries = readdirSync(dir, { withFileTypes: true });
     } catch (e) {
       if (isMissing(e)) return;
       throw e;
@@ -601,7 +604,6 @@ export class LocalStorage implements Storage {
       }
     }
     items.sort((a, b) => compareKeys(a.sortName, b.sortName));
-    let statted = 0;
     for (const item of items) {
       const key = keyPrefix + item.name;
       const file = path.join(dir, item.name);
@@ -615,11 +617,10 @@ export class LocalStorage implements Storage {
         continue;
       }
       // a plain file in a directory reached without links: a synchronous lstat of a cached
-      // inode costs a few microseconds, a round trip through the thread pool tens; the event
-      // loop gets a turn every STAT_BATCH files
+      // inode costs a few microseconds, a round trip through the thread pool tens
       const stats = lstatSyncOf(file);
       if (stats?.isFile()) yield infoOf(key, stats);
-      if (++statted % STAT_BATCH === 0) await new Promise((resolve) => setImmediate(resolve));
+      await turnIfDue();
     }
   }
 
@@ -663,9 +664,6 @@ function scanBuffer(): Buffer {
   sharedScanBuffer ??= Buffer.allocUnsafeSlow(SCAN_PIECE_BYTES);
   return sharedScanBuffer;
 }
-
-/** Listed files described (lstat) between two turns of the event loop. */
-const STAT_BATCH = 256;
 
 /** Stats of `file` (a link's target), or undefined when it is gone; synchronously. */
 function statSyncOf(file: string): Stats | undefined {
