@@ -15,18 +15,26 @@ interface Pgp {
 
 let pgpLoading: Promise<Pgp> | undefined;
 
-/** openpgp v6 is an ES module: this CommonJS package loads it once, with import(). */
+/**
+ * openpgp, loaded once: its CommonJS build, which its package gives `require` (minified, 400 KB
+ * of source against 1.2 MB for the ES module build that `import()` gets: about 10 ms less to
+ * load, and smaller bundles, which pick the same build).
+ */
 function loadPgp(): Promise<Pgp> {
-  pgpLoading ??= import('openpgp').then((openpgp) => ({
-    openpgp,
-    config: {
-      ...openpgp.config,
-      v6Keys: false,
-      preferredHashAlgorithm: openpgp.enums.hash.sha512,
-      showVersion: false,
-      showComment: false,
-    },
-  }));
+  pgpLoading ??= Promise.resolve().then(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const openpgp = require('openpgp') as OpenPgpModule;
+    return {
+      openpgp,
+      config: {
+        ...openpgp.config,
+        v6Keys: false,
+        preferredHashAlgorithm: openpgp.enums.hash.sha512,
+        showVersion: false,
+        showComment: false,
+      },
+    };
+  });
   return pgpLoading;
 }
 
