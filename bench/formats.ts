@@ -63,6 +63,11 @@ export interface BenchFormat {
   readonly repeat?: number;
   /** Also run ours with a package parser thread per CPU for the full indexes. @default false */
   readonly threadsVariant?: boolean;
+  /**
+   * Also run `pkgrepo index` (the CLI, which finds the changes itself by listing the tree) on
+   * its own copy of the tree, in every scenario. @default false
+   */
+  readonly cliVariant?: boolean;
 }
 
 const YUM_DATA = ['primary', 'filelists', 'other'];
@@ -90,6 +95,7 @@ export const FORMATS: Readonly<Record<string, BenchFormat>> = {
     name: 'yum',
     generate: syntheticRpm,
     threadsVariant: true,
+    cliVariant: true,
     isPackage: (p) => p.endsWith('.rpm'),
     references: [{
       name: 'createrepo_c',
@@ -108,6 +114,7 @@ export const FORMATS: Readonly<Record<string, BenchFormat>> = {
     name: 'apt',
     generate: syntheticDeb,
     threadsVariant: true,
+    cliVariant: true,
     isPackage: (p) => p.endsWith('.deb'),
     references: [
       {
@@ -148,6 +155,7 @@ export const FORMATS: Readonly<Record<string, BenchFormat>> = {
   pacman: {
     name: 'pacman',
     generate: syntheticPacman,
+    cliVariant: true,
     isPackage: (p) => /\.pkg\.tar\.(gz|zst|xz)$/.test(p),
     repeat: 1,
     repoName: 'bench',

@@ -143,6 +143,19 @@ function oursTool(name: string, format: BenchFormat, dir: string, keyFile: strin
   };
 }
 
+/**
+ * `pkgrepo index` on its own tree, full index and updates alike: it lists the tree and reads
+ * what the engine's journal does not know, as the command does for a user.
+ */
+function cliTool(format: BenchFormat, dir: string, keyFile: string): Tool {
+  const run = async () => {
+    const args = ['index', dir, '--format', format.name, '--key', keyFile, '--quiet', ...(format.repoName ? ['--repo', format.repoName] : [])];
+    return { measurement: await measure(process.execPath, [path.join(__dirname, 'cli.js'), ...args]) };
+  };
+  const name = 'ours, pkgrepo index';
+  return { name, dir, ours: true, full: run, incremental: { name, run } };
+}
+
 function referenceTool(reference: BenchFormat['references'][number], dir: string): Tool {
   const run = async ([command, args]: Command) => ({ measurement: await measure(command, args) });
   const incremental = reference.incremental;
@@ -173,6 +186,7 @@ async function benchFormat(format: BenchFormat, o: Options, keyFiles: Record<'pg
   const tools = [
     ours,
     ...(format.threadsVariant ? [oursTool(`ours, ${threads} parser threads`, format, path.join(work, 'ours-threads'), keyFile, threads, true)] : []),
+    ...(format.cliVariant ? [cliTool(format, path.join(work, 'ours-cli'), keyFile)] : []),
     ...references,
   ];
   const repeat = format.repeat ?? o.repeat;

@@ -15,7 +15,7 @@ if (at < 0) process.argv.push('--out', out);
 const bundle = path.join(out, 'bundle');
 esbuild.buildSync({
   entryPoints: [
-    ...['main', 'ours', 'floor'].map((name) => ({ in: path.join(__dirname, `${name}.ts`), out: name })),
+    ...['main', 'ours', 'cli', 'floor'].map((name) => ({ in: path.join(__dirname, `${name}.ts`), out: name })),
     // the package parser threads of ours.js (parallelFormat starts the parallel-worker.js beside it)
     { in: path.join(__dirname, '..', 'src', 'engine', 'parallel-worker.ts'), out: 'parallel-worker' },
   ],
