@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { FormatName, IndexedPackage, RepositoryUnit } from './format';
 import { MANIFEST_CACHE_CONTROL } from '../cache-control';
+import { chunkEndsAfter } from '../formats/gzip-members';
 import type { Storage } from '../storage/storage';
 
 /**
@@ -90,10 +92,123 @@ function row(e: ListingEntry): string {
 
 /** The HTML page of a listing: entries sorted by name, then version text, then path; everything escaped. */
 export function renderListing(listing: Listing): string {
-  const entries = [...listing.entries].sort((a, b) => compare(a.name, b.name) || compare(a.version, b.version) || compare(a.path, b.path));
-  const title = escapeHtml(listing.title);
-  const generated = listing.generated.toISOString();
+  const entries = sortedEntries(listing.entries);
   const links = listing.links ?? [];
+  return page(escapeHtml(listing.title), [
+    `<p>${packageCount(entries.length)}; updated ${timeElement(listing.generated.toISOString())}.</p>`,
+    ...linkParagraph(links.map((l) => ({ href: l.path, label: l.label }))),
+    ...packageTable(entries),
+  ]);
+}
+
+/** Listings of more rows than this are split into pages (10,000 rows make 2.4 MB of HTML). */
+export const PAGED_ABOVE = 2000;
+/** Average rows of a page: pages end where the hash of a row's path says, so that an update changes one. */
+const PAGE_TARGET = 500;
+/** The most rows of a page. */
+const PAGE_MAX = 2000;
+
+/** The file of page `n` (from 1) of a paged listing, beside its `index.html`. */
+export function listingPageFile(n: number): string {
+  return `index-${n}.html`;
+}
+
+/** A listing as files: `index.html`, and its pages when it has more than PAGED_ABOVE rows. */
+export interface PagedListing {
+  readonly index: string;
+  /** The pages that differ from the ones `previous` describes (all of them without it). */
+  readonly pages: ReadonlyArray<{ readonly n: number; readonly html: string }>;
+  /** What each page shows, page by page (empty for a listing of one page): the next `previous`. */
+  readonly fingerprints: readonly string[];
+}
+
+/**
+ * The listing as files. Up to PAGED_ABOVE rows, `index.html` is the one page renderListing
+ * makes. Beyond, the sorted rows are cut into pages of about PAGE_TARGET rows where the hash of
+ * a row's path says (as the index chunks are cut), and `index.html` lists the pages. Only the
+ * pages whose rows differ from the `previous` fingerprints are made: adding one package to
+ * 10,000 renders one page of rows, not 10,000. Only `index.html` carries the time it was made.
+ */
+export function pagedListing(listing: Listing, previous?: readonly string[]): PagedListing {
+  const entries = sortedEntries(listing.entries);
+  if (entries.length <= PAGED_ABOVE) return { index: renderListing(listing), pages: [], fingerprints: [] };
+  const cuts: ListingEntry[][] = [];
+  let current: ListingEntry[] = [];
+  for (const e of entries) {
+    current.push(e);
+    if (chunkEndsAfter(e.path, current.length, PAGE_TARGET, PAGE_MAX)) {
+      cuts.push(current);
+      current = [];
+    }
+  }
+  if (current.length) cuts.push(current);
+  const title = escapeHtml(listing.title);
+  const total = cuts.length;
+  const fingerprints = cuts.map((rows) => fingerprintOf(total, rows));
+  const pages = cuts.flatMap((rows, i) => (previous?.[i] === fingerprints[i] ? [] : [{
+    n: i + 1,
+    html: page(`${title}: page ${i + 1} of ${total}`, [
+      ...linkParagraph([
+        { href: LISTING_FILE, label: 'all pages' },
+        ...(i > 0 ? [{ href: listingPageFile(i), label: 'previous page' }] : []),
+        ...(i + 1 < total ? [{ href: listingPageFile(i + 2), label: 'next page' }] : []),
+      ]),
+      ...packageTable(rows),
+    ]),
+  }]));
+  const links = listing.links ?? [];
+  const index = page(title, [
+    `<p>${packageCount(entries.length)} on ${total} pages; updated ${timeElement(listing.generated.toISOString())}.</p>`,
+    ...linkParagraph(links.map((l) => ({ href: l.path, label: l.label }))),
+    '<table>',
+    '<thead><tr><th>Page</th><th>From</th><th>To</th><th>Packages</th></tr></thead>',
+    '<tbody>',
+    cuts.map((rows, i) => `<tr><td><a href="${listingPageFile(i + 1)}">${i + 1}</a></td><td>${escapeHtml(rows[0].name)} ${escapeHtml(rows[0].version)}</td>`
+      + `<td>${escapeHtml(rows[rows.length - 1].name)} ${escapeHtml(rows[rows.length - 1].version)}</td><td class="n">${rows.length}</td></tr>`).join('\n'),
+    '</tbody>',
+    '</table>',
+  ]);
+  return { index, pages, fingerprints };
+}
+
+/** What a page shows: its rows' fields and the number of pages (in its title), hashed. */
+function fingerprintOf(total: number, rows: readonly ListingEntry[]): string {
+  const hash = createHash('sha256').update(`${total}\n`);
+  for (const e of rows) hash.update(`${e.path}\0${e.name}\0${e.version}\0${e.arch}\0${e.size}\0${isoOf(e.lastModified) ?? ''}\n`);
+  return hash.digest('hex').slice(0, 32);
+}
+
+function sortedEntries(entries: readonly ListingEntry[]): ListingEntry[] {
+  return [...entries].sort((a, b) => compare(a.name, b.name) || compare(a.version, b.version) || compare(a.path, b.path));
+}
+
+function packageCount(n: number): string {
+  return `${n} package${n === 1 ? '' : 's'}`;
+}
+
+function timeElement(iso: string): string {
+  return `<time datetime="${iso}">${date(iso)}</time>`;
+}
+
+/** A paragraph of links (none without links). */
+function linkParagraph(links: ReadonlyArray<{ readonly href: string; readonly label: string }>): string[] {
+  return links.length ? ['<p>', links.map((l) => `<a href="${escapeHtml(hrefOf(l.href))}">${escapeHtml(l.label)}</a>`).join(' · '), '</p>'] : [];
+}
+
+/** The table of packages: a row each, in the given order. */
+function packageTable(entries: readonly ListingEntry[]): string[] {
+  return [
+    '<table>',
+    '<thead><tr><th>Name</th><th>Version</th><th>Arch</th><th>Size</th><th>Date</th></tr></thead>',
+    '<tbody>',
+    ...(entries.length ? [entries.map(row).join('\n')] : []),
+    '</tbody>',
+    '</table>',
+  ];
+}
+
+/** A whole page: `title` (escaped) as title and heading, then the body's lines. */
+function page(title: string, body: readonly string[]): string {
   return [
     '<!DOCTYPE html>',
     '<html lang="en">',
@@ -107,14 +222,7 @@ export function renderListing(listing: Listing): string {
     '</head>',
     '<body>',
     `<h1>${title}</h1>`,
-    `<p>${entries.length} package${entries.length === 1 ? '' : 's'}; updated <time datetime="${generated}">${date(generated)}</time>.</p>`,
-    ...(links.length ? ['<p>', links.map((l) => `<a href="${escapeHtml(hrefOf(l.path))}">${escapeHtml(l.label)}</a>`).join(' · '), '</p>'] : []),
-    '<table>',
-    '<thead><tr><th>Name</th><th>Version</th><th>Arch</th><th>Size</th><th>Date</th></tr></thead>',
-    '<tbody>',
-    ...(entries.length ? [entries.map(row).join('\n')] : []),
-    '</tbody>',
-    '</table>',
+    ...body,
     '</body>',
     '</html>',
     '',
@@ -163,11 +271,15 @@ export interface ModifiedDates {
   /** When the object of `key` was last written (ISO 8601), if known. */
   modifiedOf(key: string): string | undefined;
   noteModified(key: string, date: Date): void;
+  /** The fingerprints of the pages the last listing wrote (see pagedListing), if known. */
+  listingPages?(): readonly string[] | undefined;
+  noteListingPages?(fingerprints: readonly string[]): void;
 }
 
 /**
  * Write the listing of a unit after a publish: `entries` are the unit's packages as indexed
- * (full storage keys). Their dates come from `dates` (the engine's object journal); when it
+ * (full storage keys). A listing of more than PAGED_ABOVE packages is written as pages (see
+ * pagedListing); `known` keeps what they show, and only the pages that changed are written. Their dates come from `dates` (the engine's object journal); when it
  * lacks some, from one listing of the listing's directory, which is then noted there. Packages
  * outside that directory are left out (they cannot be linked relatively without `..`).
  */
@@ -208,9 +320,13 @@ export async function writeDirectoryListing(
     lastModified: fromListing?.get(e.key) ?? journaled[i],
   }));
   const key = `${place.dir}${LISTING_FILE}`;
-  await storage.put(key, renderListing({ title: place.title, entries: rows, links: place.links, generated: now }), {
-    contentType: 'text/html; charset=utf-8',
-    cacheControl: MANIFEST_CACHE_CONTROL,
-  });
+  const written = known?.listingPages?.();
+  const paged = pagedListing({ title: place.title, entries: rows, links: place.links, generated: now }, written);
+  const options = { contentType: 'text/html; charset=utf-8', cacheControl: MANIFEST_CACHE_CONTROL };
+  // the pages first, then the index that links to them, then the pages it no longer has
+  for (const p of paged.pages) await storage.put(`${place.dir}${listingPageFile(p.n)}`, p.html, options);
+  await storage.put(key, paged.index, options);
+  for (let n = paged.fingerprints.length + 1; n <= (written?.length ?? 0); n++) await storage.delete(`${place.dir}${listingPageFile(n)}`);
+  known?.noteListingPages?.(paged.fingerprints);
   return key;
 }

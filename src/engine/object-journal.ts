@@ -40,7 +40,7 @@ export class ObjectJournal {
     const key = objectJournalKey(unit);
     const bytes = await storage.get(key);
     const parsed = bytes ? parse(bytes) : undefined;
-    return new ObjectJournal(key, parsed?.indexed ?? new Map(), parsed?.setAside ?? new Map(), parsed?.modified ?? new Map());
+    return new ObjectJournal(key, parsed?.indexed ?? new Map(), parsed?.setAside ?? new Map(), parsed?.modified ?? new Map(), parsed?.listingPages);
   }
 
   private changed = false;
@@ -50,6 +50,7 @@ export class ObjectJournal {
     private readonly indexed: Map<string, string>,
     private readonly setAside: Map<string, SetAsideObject>,
     private readonly modified: Map<string, string>,
+    private pages: readonly string[] | undefined,
   ) {}
 
   /** When the object of an indexed key was last written (ISO 8601), if known. */
@@ -63,6 +64,18 @@ export class ObjectJournal {
     const iso = date.toISOString();
     if (this.modified.get(key) === iso) return;
     this.modified.set(key, iso);
+    this.changed = true;
+  }
+
+  /** The fingerprints of the directory listing's pages as last written (see pagedListing). */
+  public listingPages(): readonly string[] | undefined {
+    return this.pages;
+  }
+
+  /** Note the fingerprints of the listing's pages just written. */
+  public noteListingPages(fingerprints: readonly string[]): void {
+    if (this.pages !== undefined && this.pages.length === fingerprints.length && this.pages.every((f, i) => f === fingerprints[i])) return;
+    this.pages = [...fingerprints];
     this.changed = true;
   }
 
@@ -123,7 +136,7 @@ export class ObjectJournal {
     if (!this.changed) return;
     const rows: Row[] = [...this.indexed.keys()].sort(ordinal).map((key) => [key, this.indexed.get(key)!, this.modified.get(key) ?? null]);
     const setAside = Object.fromEntries([...this.setAside].sort(([a], [b]) => ordinal(a, b)));
-    const body: StoredJournal = { version: JOURNAL_VERSION, indexed: rows, setAside };
+    const body: StoredJournal = { version: JOURNAL_VERSION, indexed: rows, setAside, ...(this.pages ? { listingPages: this.pages } : {}) };
     await storage.put(this.key, JSON.stringify(body), { contentType: 'application/json' });
     this.changed = false;
   }
@@ -139,6 +152,8 @@ interface StoredJournal {
   readonly version: typeof JOURNAL_VERSION;
   readonly indexed: readonly Row[];
   readonly setAside: Record<string, SetAsideObject>;
+  /** The fingerprints of the directory listing's pages as last written. */
+  readonly listingPages?: readonly string[];
 }
 
 function ordinal(a: string, b: string): number {
@@ -149,6 +164,7 @@ interface ParsedJournal {
   readonly indexed: Map<string, string>;
   readonly setAside: Map<string, SetAsideObject>;
   readonly modified: Map<string, string>;
+  readonly listingPages?: readonly string[];
 }
 
 function parse(bytes: Uint8Array): ParsedJournal | undefined {
@@ -190,5 +206,7 @@ function parse(bytes: Uint8Array): ParsedJournal | undefined {
       }
     }
   }
-  return { indexed, setAside, modified };
+  const pages = (parsed as { listingPages?: unknown }).listingPages;
+  const listingPages = Array.isArray(pages) && pages.every((f) => typeof f === 'string') ? pages as string[] : undefined;
+  return { indexed, setAside, modified, ...(listingPages ? { listingPages } : {}) };
 }
