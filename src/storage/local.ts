@@ -212,6 +212,7 @@ export class LocalStorage implements Storage {
     if (plain === null) return undefined;
     if (plain !== undefined) {
       try {
+        // a larger file is read through the thread pool below: one long read would hold the event loop
         if (plain.stats.size <= SYNC_READ_BYTES) return await readAll((...a) => readPlain(plain.fd, ...a), plain.stats.size);
       } finally {
         closeSync(plain.fd);
@@ -249,6 +250,7 @@ export class LocalStorage implements Storage {
         if (n > 0) visit(buffer.subarray(0, n));
         position += n;
         if (n < buffer.length) break;
+        await turnIfDue();
       }
       return true;
     } finally {
